@@ -1,0 +1,436 @@
+/**
+ * The session machine (XState v5): INITED -> NORMAL -> CLOSED, with the link
+ * attached or detached, client seq rules, ordered reliable pushes, ACKs,
+ * retransmission and notify binding. PROTOCOL.md sections 3 and 4.
+ *
+ * Pure: the machine does no I/O and reads no clock. Time arrives in every event
+ * (`now`); what must happen in the world leaves as emitted effects (send frames,
+ * close a link, call an upstream, store events, answer a producer), which the
+ * session actor carries out in order.
+ *
+ * Session data changes only through `applySessionEvent`, so the stored events
+ * rebuild the same session. The data is mutated in place rather than copied per
+ * event: the actor is its only writer and a copy per push would dominate the
+ * hot path.
+ */
+import { enqueueActions, setup } from 'xstate';
+import { CloseCode, ErrorCode, NotifySyncHint } from '../protocol/codes.js';
+import { answerErrorFrame, answerFrame, controlErrorFrame, heartbeatRespFrame, notifyFrame, startRespFrame } from '../protocol/frames.js';
+import type { UpstreamRequest, UpstreamResponse } from '../protocol/messages.js';
+import { applySessionEvent, emptySessionState, type SessionEvent, type SessionState } from './session-state.js';
+
+export interface SessionConfig {
+  ackTimeoutMs: number;
+  maxRetries: number;
+  resumeWindowMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalSec: number;
+  maxQueue: number;
+}
+
+export type PushResult = { ok: true; seq: number } | { ok: false; errorCode: 'QUEUE_FULL' | 'SESSION_NOT_FOUND'; message: string };
+
+export type SessionEffect =
+  | { type: 'events'; events: SessionEvent[] }
+  | { type: 'send'; linkId: number; frames: Uint8Array[] }
+  | { type: 'close'; linkId: number; code: number; reason: string }
+  | { type: 'upstream'; service: string; clientSeq: number; msgId: number; request: UpstreamRequest }
+  | { type: 'reply'; reply: (result: PushResult) => void; result: PushResult }
+  | { type: 'ended'; reason: string };
+
+export type SessionMachineEvent =
+  | {
+      type: 'ATTACH';
+      now: number;
+      linkId: number;
+      connectionId: string;
+      msgId: number;
+      lastAckedSeq: number;
+      /** First link of a brand-new session (START_RESP resumed = false). */
+      isNew: boolean;
+    }
+  | { type: 'DETACH'; now: number; linkId: number }
+  | { type: 'HEARTBEAT'; now: number; linkId: number; msgId: number; clientTimestamp: number }
+  | {
+      type: 'BUSINESS';
+      now: number;
+      linkId: number;
+      msgId: number;
+      seq: number;
+      action: string;
+      params: Record<string, string>;
+      data: Uint8Array;
+      headers: Record<string, string>;
+    }
+  | { type: 'ACK'; now: number; linkId: number; seq: number }
+  | { type: 'STOP'; now: number; linkId: number }
+  | { type: 'UPSTREAM_REPLY'; now: number; clientSeq: number; service: string; response: UpstreamResponse }
+  | { type: 'UPSTREAM_FAILED'; now: number; clientSeq: number; code: number; message: string; detail: string }
+  | {
+      type: 'PUSH';
+      now: number;
+      payload: Uint8Array;
+      hint: NotifySyncHint;
+      bindSeq: number;
+      reply?: (result: PushResult) => void;
+    }
+  | { type: 'TICK'; now: number }
+  | { type: 'SHUTDOWN'; now: number }
+  | { type: 'KICK'; now: number; reason: string };
+
+export interface SessionInput {
+  sessionId: string;
+  openid: string;
+  now: number;
+  config: SessionConfig;
+  /** Action -> upstream service name (the routing table). */
+  route: (action: string) => string;
+  /** Service that logs users in (answers may carry the zone). */
+  helloService?: string;
+  /** A state rebuilt from stored events (backup, failover); otherwise a new session. */
+  restored?: SessionState;
+}
+
+export interface SessionContext {
+  s: SessionState;
+  config: SessionConfig;
+  route: (action: string) => string;
+  helloService: string;
+  /** Current link, 0 when detached. Frames from other links are ignored. */
+  linkId: number;
+  /** Last frame from the client (session_timeout). */
+  lastActivity: number;
+}
+
+/** Collects what one event changes, then emits it in a safe order. */
+class Outbox {
+  readonly events: SessionEvent[] = [];
+  readonly frames: Uint8Array[] = [];
+  readonly after: SessionEffect[] = [];
+  constructor(readonly ctx: SessionContext) {}
+
+  record(e: SessionEvent): void {
+    applySessionEvent(this.ctx.s, e);
+    this.events.push(e);
+  }
+  pushFrame(build: (seq: number) => Uint8Array, answers = 0): void {
+    const seq = this.ctx.s.queue.nextSeq;
+    this.record({ v: 1, type: 'pushed', seq, frame: build(seq), answers });
+  }
+  control(frame: Uint8Array): void {
+    this.frames.push(frame);
+  }
+}
+
+type Enqueue = { emit: (e: SessionEffect) => void };
+
+/** Events are stored first, then frames leave (in seq order), then the rest. */
+function flush(out: Outbox, enqueue: Enqueue, now: number): void {
+  const { ctx } = out;
+  if (out.events.length > 0) enqueue.emit({ type: 'events', events: out.events });
+  if (ctx.s.attached && ctx.linkId !== 0) {
+    for (const e of ctx.s.queue.takeUnsent(now)) out.frames.push(e.frame);
+    if (out.frames.length > 0) enqueue.emit({ type: 'send', linkId: ctx.linkId, frames: out.frames });
+  }
+  for (const effect of out.after) enqueue.emit(effect);
+}
+
+/** Room for one more reliable push: queued + unacked + held + answers owed. */
+function room(s: SessionState, maxQueue: number): number {
+  return maxQueue - s.queue.size - s.binder.count - s.inflight.size;
+}
+
+function parseZone(headers: Record<string, string> | undefined): number | null {
+  const raw = headers?.zone;
+  if (raw === undefined || !/^-?\d+$/.test(raw)) return null;
+  const zone = Number(raw);
+  return Number.isSafeInteger(zone) ? zone : null;
+}
+
+type Ev<T extends SessionMachineEvent['type']> = Extract<SessionMachineEvent, { type: T }>;
+
+export function nextDeadline(ctx: SessionContext): number | null {
+  const { s, config } = ctx;
+  if (s.phase === 'closed') return null;
+  let at = ctx.lastActivity + config.sessionTimeoutMs;
+  if (!s.attached) at = Math.min(at, s.detachedAt + config.resumeWindowMs);
+  else {
+    const ack = s.queue.nextDeadline(config.ackTimeoutMs);
+    if (ack !== null) at = Math.min(at, ack);
+  }
+  return at;
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionMachineEvent,
+    input: {} as SessionInput,
+    emitted: {} as SessionEffect,
+  },
+  guards: {
+    fromCurrentLink: ({ context, event }) => 'linkId' in event && event.linkId === context.linkId && context.linkId !== 0,
+    isLoggedIn: ({ context }) => context.s.phase === 'normal',
+    detachedTooLong: ({ context, event }) =>
+      !context.s.attached && event.now - context.s.detachedAt >= context.config.resumeWindowMs,
+    idleTooLong: ({ context, event }) => event.now - context.lastActivity >= context.config.sessionTimeoutMs,
+    linkLost: ({ context }) => !context.s.attached,
+  },
+  actions: {
+    attachLink: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<'ATTACH'>;
+      const out = new Outbox(context);
+      const { s } = context;
+      let kind: 'new' | 'resume' | 'takeover' = e.isNew ? 'new' : 'resume';
+      if (s.attached && context.linkId !== 0 && context.linkId !== e.linkId) {
+        kind = 'takeover';
+        out.after.push({ type: 'close', linkId: context.linkId, code: CloseCode.SESSION_TAKEN_OVER, reason: 'session taken over' });
+      }
+      out.record({ v: 1, type: 'attached', at: e.now, kind });
+      if (e.lastAckedSeq > s.queue.lastAcked) out.record({ v: 1, type: 'acked', seq: e.lastAckedSeq });
+      context.linkId = e.linkId;
+      context.lastActivity = e.now;
+      out.control(
+        startRespFrame(e.msgId, {
+          success: true,
+          heartbeatInterval: context.config.heartbeatIntervalSec,
+          connectionId: e.connectionId,
+          sessionId: s.sessionId,
+          resumed: kind !== 'new',
+          lastClientSeq: s.lastClientSeq,
+          zone: s.zone,
+        }),
+      );
+      flush(out, enqueue, e.now);
+    }),
+    detachLink: enqueueActions(({ context, event, enqueue }) => {
+      const out = new Outbox(context);
+      out.record({ v: 1, type: 'detached', at: event.now });
+      context.linkId = 0;
+      flush(out, enqueue, event.now);
+    }),
+    answerHeartbeat: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<'HEARTBEAT'>;
+      context.lastActivity = e.now;
+      enqueue.emit({ type: 'send', linkId: context.linkId, frames: [heartbeatRespFrame(e.msgId, e.clientTimestamp, e.now)] });
+    }),
+    handleBusiness: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<'BUSINESS'>;
+      const { s, config } = context;
+      const out = new Outbox(context);
+      context.lastActivity = e.now;
+      const seq = e.seq;
+      if (!Number.isSafeInteger(seq) || seq <= 0) {
+        out.control(controlErrorFrame(e.msgId, ErrorCode.BAD_REQUEST, 'BUSINESS seq_id must be > 0', `seq_id=${seq}`));
+      } else if (seq <= s.lastClientSeq) {
+        // A duplicate is never forwarded twice; its answer, if still unacknowledged, reaches the client anyway.
+        if (!s.inflight.has(seq) && !s.answered.has(seq)) {
+          if (room(s, config.maxQueue) > 0) {
+            out.pushFrame(
+              (n) => answerErrorFrame(n, e.msgId, seq, ErrorCode.DUPLICATE_REQUEST, 'duplicate request', `seq_id=${seq} already answered`),
+            );
+          } else {
+            out.control(controlErrorFrame(e.msgId, ErrorCode.QUEUE_FULL, 'session queue full'));
+          }
+        }
+      } else if (room(s, config.maxQueue) <= 0) {
+        // Not accepted: the client may send the same seq again once it has acknowledged pushes.
+        out.control(controlErrorFrame(e.msgId, ErrorCode.QUEUE_FULL, 'session queue full', `max_queue=${config.maxQueue}`));
+      } else {
+        const service = context.route(e.action);
+        out.record({ v: 1, type: 'request_accepted', clientSeq: seq, msgId: e.msgId, at: e.now });
+        if (s.phase !== 'normal' && service !== context.helloService) {
+          out.pushFrame(
+            (n) => answerErrorFrame(n, e.msgId, seq, ErrorCode.NOT_LOGGED_IN, 'not logged in', `action ${e.action} needs login`),
+            seq,
+          );
+          out.record({ v: 1, type: 'request_done', clientSeq: seq });
+        } else {
+          out.after.push({
+            type: 'upstream',
+            service,
+            clientSeq: seq,
+            msgId: e.msgId,
+            request: {
+              sessionId: s.sessionId,
+              openid: s.openid,
+              action: e.action,
+              params: e.params,
+              data: e.data,
+              headers: { ...e.headers, zone: String(s.zone) },
+              clientSeqId: seq,
+            },
+          });
+        }
+      }
+      flush(out, enqueue, e.now);
+    }),
+    answerFromUpstream: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<'UPSTREAM_REPLY'>;
+      const { s } = context;
+      const req = s.inflight.get(e.clientSeq);
+      if (!req) return;
+      const out = new Outbox(context);
+      const release = s.binder.releaseAroundAnswer(e.clientSeq);
+      for (const p of release.before) out.pushFrame((n) => notifyFrame(n, p));
+      const r = e.response;
+      out.pushFrame((n) => answerFrame(n, req.msgId, e.clientSeq, r.code, r.message, r.data, r.headers), e.clientSeq);
+      for (const p of release.after) out.pushFrame((n) => notifyFrame(n, p));
+      out.record({ v: 1, type: 'request_done', clientSeq: e.clientSeq });
+      if (e.service === context.helloService && r.code === 0) {
+        const zone = parseZone(r.headers);
+        if (zone !== null) out.record({ v: 1, type: 'logged_in', zone, at: e.now });
+      }
+      flush(out, enqueue, e.now);
+    }),
+    answerUpstreamFailure: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<'UPSTREAM_FAILED'>;
+      const { s } = context;
+      const req = s.inflight.get(e.clientSeq);
+      if (!req) return;
+      const out = new Outbox(context);
+      for (const p of s.binder.releaseInOrder(e.clientSeq)) out.pushFrame((n) => notifyFrame(n, p));
+      out.pushFrame((n) => answerErrorFrame(n, req.msgId, e.clientSeq, e.code, e.message, e.detail), e.clientSeq);
+      out.record({ v: 1, type: 'request_done', clientSeq: e.clientSeq });
+      flush(out, enqueue, e.now);
+    }),
+    acceptPush: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<'PUSH'>;
+      const { s, config } = context;
+      const out = new Outbox(context);
+      if (room(s, config.maxQueue) <= 0) {
+        if (e.reply) {
+          out.after.push({
+            type: 'reply',
+            reply: e.reply,
+            result: { ok: false, errorCode: 'QUEUE_FULL', message: `session ${s.sessionId} has ${config.maxQueue} pushes pending` },
+          });
+        }
+      } else {
+        const bound = e.hint !== NotifySyncHint.IMMEDIATELY && e.bindSeq > 0 && s.inflight.has(e.bindSeq);
+        if (bound) out.record({ v: 1, type: 'held', clientSeq: e.bindSeq, hint: e.hint, payload: e.payload });
+        else out.pushFrame((n) => notifyFrame(n, e.payload));
+        if (e.reply) out.after.push({ type: 'reply', reply: e.reply, result: { ok: true, seq: bound ? 0 : s.queue.lastSeq } });
+      }
+      flush(out, enqueue, e.now);
+    }),
+    acknowledge: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<'ACK'>;
+      context.lastActivity = e.now;
+      if (e.seq <= context.s.queue.lastAcked) return;
+      const out = new Outbox(context);
+      out.record({ v: 1, type: 'acked', seq: e.seq });
+      flush(out, enqueue, e.now);
+    }),
+    retransmit: enqueueActions(({ context, event, enqueue }) => {
+      const { s, config } = context;
+      if (!s.attached || context.linkId === 0) return;
+      const plan = s.queue.retransmit(event.now, config.ackTimeoutMs, config.maxRetries);
+      if (plan.exhausted) {
+        // The link is dead, not the messages: keep everything for a resume.
+        const linkId = context.linkId;
+        const out = new Outbox(context);
+        out.record({ v: 1, type: 'detached', at: event.now });
+        context.linkId = 0;
+        out.after.push({ type: 'close', linkId, code: CloseCode.ACK_TIMEOUT, reason: 'ack timeout' });
+        flush(out, enqueue, event.now);
+      } else if (plan.resend.length > 0) {
+        enqueue.emit({ type: 'send', linkId: context.linkId, frames: plan.resend.map((q) => q.frame) });
+      }
+    }),
+    closeLinkForShutdown: enqueueActions(({ context, event, enqueue }) => {
+      if (!context.s.attached || context.linkId === 0) return;
+      const linkId = context.linkId;
+      const out = new Outbox(context);
+      out.record({ v: 1, type: 'detached', at: event.now });
+      context.linkId = 0;
+      out.after.push({ type: 'close', linkId, code: CloseCode.SERVER_SHUTDOWN, reason: 'server shutdown' });
+      flush(out, enqueue, event.now);
+    }),
+    endSession: enqueueActions(({ context, event, enqueue }) => {
+      const reason =
+        event.type === 'STOP'
+          ? 'stop'
+          : event.type === 'KICK'
+            ? event.reason
+            : context.s.attached
+              ? 'session_timeout'
+              : 'resume_window_expired';
+      const linkId = context.linkId;
+      const out = new Outbox(context);
+      out.record({ v: 1, type: 'closed', at: event.now, reason });
+      context.linkId = 0;
+      if (linkId !== 0) out.after.push({ type: 'close', linkId, code: CloseCode.NO_ERROR, reason });
+      out.after.push({ type: 'ended', reason });
+      flush(out, enqueue, event.now);
+    }),
+  },
+}).createMachine({
+  id: 'session',
+  context: ({ input }) => {
+    let s = input.restored;
+    if (!s) {
+      s = emptySessionState(input.config.maxQueue);
+      applySessionEvent(s, { v: 1, type: 'started', sessionId: input.sessionId, openid: input.openid, at: input.now });
+    }
+    return {
+      s,
+      config: input.config,
+      route: input.route,
+      helloService: input.helloService ?? 'hello',
+      linkId: 0,
+      lastActivity: input.now,
+    };
+  },
+  initial: 'active',
+  states: {
+    active: {
+      type: 'parallel',
+      on: {
+        STOP: { guard: 'fromCurrentLink', target: 'closed', actions: 'endSession' },
+        KICK: { target: 'closed', actions: 'endSession' },
+        HEARTBEAT: { guard: 'fromCurrentLink', actions: 'answerHeartbeat' },
+        BUSINESS: { guard: 'fromCurrentLink', actions: 'handleBusiness' },
+        ACK: { guard: 'fromCurrentLink', actions: 'acknowledge' },
+        UPSTREAM_REPLY: { actions: 'answerFromUpstream' },
+        UPSTREAM_FAILED: { actions: 'answerUpstreamFailure' },
+        PUSH: { actions: 'acceptPush' },
+        TICK: [
+          { guard: 'detachedTooLong', target: 'closed', actions: 'endSession' },
+          { guard: 'idleTooLong', target: 'closed', actions: 'endSession' },
+          { actions: 'retransmit' },
+        ],
+      },
+      states: {
+        phase: {
+          initial: 'inited',
+          states: {
+            inited: { always: { guard: 'isLoggedIn', target: 'normal' } },
+            normal: {},
+          },
+        },
+        link: {
+          initial: 'detached',
+          states: {
+            detached: {
+              on: { ATTACH: { target: 'attached', actions: 'attachLink' } },
+            },
+            attached: {
+              // A START on another connection takes the session over.
+              on: {
+                ATTACH: { target: 'attached', reenter: true, actions: 'attachLink' },
+                DETACH: { guard: 'fromCurrentLink', target: 'detached', actions: 'detachLink' },
+                SHUTDOWN: { target: 'detached', actions: 'closeLinkForShutdown' },
+              },
+              // Retransmission exhaustion detaches without a DETACH event.
+              always: { guard: 'linkLost', target: 'detached' },
+            },
+          },
+        },
+      },
+    },
+    closed: { type: 'final' },
+  },
+});
+
+export type SessionMachine = typeof sessionMachine;

@@ -1,0 +1,93 @@
+/**
+ * Builders of the length-prefixed ServerPush frames the gateway sends. Pure.
+ * Reliable frames carry their seq; control frames carry seq 0 (section 3).
+ */
+import { encodeFrame } from '../transport/quic/framing.js';
+import { PushType } from './codes.js';
+import {
+  BusinessResponse,
+  ErrorMessage,
+  HeartbeatResponse,
+  ServerPush,
+  type StartResponse,
+  StartResponse as StartResponseCodec,
+} from './messages.js';
+
+const EMPTY = new Uint8Array(0);
+
+export function pushFrame(
+  type: PushType,
+  msgId: number,
+  seqId: number,
+  payload: Uint8Array,
+  headers?: Record<string, string>,
+): Uint8Array {
+  return encodeFrame(ServerPush.encode({ msgId, seqId, type, payload, headers }));
+}
+
+export function startRespFrame(msgId: number, resp: Partial<StartResponse>): Uint8Array {
+  return pushFrame(PushType.START_RESP, msgId, 0, StartResponseCodec.encode(resp));
+}
+
+export function heartbeatRespFrame(msgId: number, clientTimestamp: number, now: number): Uint8Array {
+  return pushFrame(
+    PushType.HEARTBEAT_RESP,
+    msgId,
+    0,
+    HeartbeatResponse.encode({ clientTimestamp, serverTimestamp: now }),
+  );
+}
+
+/** ERROR about the protocol (not answering a BUSINESS request): seq 0, not retransmitted. */
+export function controlErrorFrame(msgId: number, code: number, message: string, detail = ''): Uint8Array {
+  return pushFrame(
+    PushType.ERROR,
+    msgId,
+    0,
+    ErrorMessage.encode({ errorCode: code, errorMessage: message, detail }),
+  );
+}
+
+/** Reliable ERROR answering BUSINESS request `clientSeq`. */
+export function answerErrorFrame(
+  seq: number,
+  msgId: number,
+  clientSeq: number,
+  code: number,
+  message: string,
+  detail = '',
+): Uint8Array {
+  return pushFrame(
+    PushType.ERROR,
+    msgId,
+    seq,
+    ErrorMessage.encode({ errorCode: code, errorMessage: message, detail }),
+    { client_seq: String(clientSeq) },
+  );
+}
+
+/** Reliable BUSINESS_DATA answering `clientSeq`; upstream headers ride along. */
+export function answerFrame(
+  seq: number,
+  msgId: number,
+  clientSeq: number,
+  code: number,
+  message: string,
+  data: Uint8Array | undefined,
+  headers: Record<string, string> | undefined,
+): Uint8Array {
+  const h: Record<string, string> = headers ? { ...headers } : {};
+  h.client_seq = String(clientSeq);
+  return pushFrame(
+    PushType.BUSINESS_DATA,
+    msgId,
+    seq,
+    BusinessResponse.encode({ code, message, data: data ?? EMPTY }),
+    h,
+  );
+}
+
+/** Reliable NOTIFY; `payload` is an encoded NotifyMessage, shared by every target of a broadcast. */
+export function notifyFrame(seq: number, payload: Uint8Array): Uint8Array {
+  return pushFrame(PushType.NOTIFY, 0, seq, payload);
+}

@@ -1,0 +1,79 @@
+/** Drives the pure session machine with a fake clock and records its effects. */
+import { createActor } from 'xstate';
+import { createRoutingTable } from '../../src/machines/routing.js';
+import {
+  type SessionConfig,
+  type SessionEffect,
+  type SessionMachineEvent,
+  sessionMachine,
+} from '../../src/machines/session-machine.js';
+import { PushType } from '../../src/protocol/codes.js';
+import { ServerPush } from '../../src/protocol/messages.js';
+import type { SessionState } from '../../src/machines/session-state.js';
+
+export const testConfig: SessionConfig = {
+  ackTimeoutMs: 1000,
+  maxRetries: 3,
+  resumeWindowMs: 60_000,
+  sessionTimeoutMs: 300_000,
+  heartbeatIntervalSec: 30,
+  maxQueue: 10,
+};
+
+type Distribute<T> = T extends unknown ? Omit<T, 'now'> : never;
+export type HarnessEvent = Distribute<SessionMachineEvent>;
+
+export function decodeFrame(frame: Uint8Array): ServerPush {
+  return ServerPush.decode(frame.subarray(4));
+}
+
+export function harness(config: Partial<SessionConfig> = {}, restored?: SessionState) {
+  let now = 1_000;
+  const effects: SessionEffect[] = [];
+  const routing = createRoutingTable();
+  const actor = createActor(sessionMachine, {
+    input: {
+      sessionId: 'sess-1',
+      openid: 'user-1',
+      now,
+      config: { ...testConfig, ...config },
+      route: (a: string) => routing.serviceFor(a),
+      restored,
+    },
+  });
+  actor.on('*', (e) => {
+    const effect = e as SessionEffect;
+    // Replies to producers are carried out at once, as the actor would.
+    if (effect.type === 'reply') effect.reply(effect.result);
+    else effects.push(effect);
+  });
+  actor.start();
+  return {
+    actor,
+    effects,
+    get now() {
+      return now;
+    },
+    advance(ms: number) {
+      now += ms;
+    },
+    send(e: HarnessEvent) {
+      actor.send({ ...e, now } as SessionMachineEvent);
+    },
+    /** Effects emitted since the last call. */
+    take(): SessionEffect[] {
+      return effects.splice(0);
+    },
+    /** Decoded frames sent since the last call (other effects discarded). */
+    frames(): ServerPush[] {
+      return effects
+        .splice(0)
+        .flatMap((e) => (e.type === 'send' ? e.frames.map(decodeFrame) : []));
+    },
+    reliableSeqs(pushes: ServerPush[]): number[] {
+      return pushes.filter((p) => p.seqId > 0).map((p) => p.seqId);
+    },
+  };
+}
+
+export { PushType };
