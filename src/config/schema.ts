@@ -383,7 +383,7 @@ export const FIELDS: readonly FieldSpec[] = [
   f('upstream_services.hello', ['upstreamServices', 'hello'], 'hostList', 'Hello service targets; empty = in-process demo.'),
   f('upstream_services.business', ['upstreamServices', 'business'], 'hostList', 'Business service targets; empty = in-process demo.'),
   f('upstream_services.zone', ['upstreamServices', 'zone'], 'hostList', 'Zone service targets; empty = in-process demo.'),
-  f('upstream_services.routes', ['upstreamServices', 'routes'], 'routes', 'Overrides of the action -> service table (hello | business | zone).'),
+  f('upstream_services.routes', ['upstreamServices', 'routes'], 'routes', 'Overrides of the action -> service table (values: hello, business, zone).'),
   // overload_protection
   f('overload_protection.enabled', ['overloadProtection', 'enabled'], 'bool', 'Turns all overload limits on or off.'),
   f('overload_protection.max_connections', ['overloadProtection', 'maxConnections'], 'int', 'Concurrent client connections; more are refused.', {
@@ -437,7 +437,7 @@ export const FIELDS: readonly FieldSpec[] = [
     flag: 'nats-url',
   }),
   f('nats.stream', ['nats', 'stream'], 'name', 'JetStream stream name for session events.'),
-  f('nats.subject_prefix', ['nats', 'subject_prefix'.length ? 'subjectPrefix' : ''], 'subject', 'Prefix of every NATS subject the gateway uses.'),
+  f('nats.subject_prefix', ['nats', 'subjectPrefix'], 'subject', 'Prefix of every NATS subject the gateway uses.'),
   // backup
   f('backup.enabled', ['backup', 'enabled'], 'bool', 'Primary/backup pair through NATS (requires nats.url).', {
     flag: 'backup',

@@ -25,7 +25,9 @@ export type SessionEvent =
   | { v: 1; type: 'acked'; seq: number }
   | { v: 1; type: 'attached'; at: number; kind: 'new' | 'resume' | 'takeover' }
   | { v: 1; type: 'detached'; at: number }
-  | { v: 1; type: 'closed'; at: number; reason: string };
+  | { v: 1; type: 'closed'; at: number; reason: string }
+  /** Start of a compacted log: the queue begins after `lastAcked`. */
+  | { v: 1; type: 'rebased'; lastAcked: number; lastClientSeq: number; resumes: number; takeovers: number };
 
 export interface InflightRequest {
   msgId: number;
@@ -121,7 +123,40 @@ export function applySessionEvent(s: SessionState, e: SessionEvent): void {
       s.attached = false;
       s.closedReason = e.reason;
       return;
+    case 'rebased':
+      s.queue = new OrderedQueue(s.queue.maxQueue, e.lastAcked + 1, e.lastAcked);
+      s.answered.clear();
+      s.lastClientSeq = Math.max(s.lastClientSeq, e.lastClientSeq);
+      s.resumes = e.resumes;
+      s.takeovers = e.takeovers;
+      return;
   }
+}
+
+/**
+ * The shortest event list that rebuilds `s` (a snapshot, for compaction): what
+ * was acknowledged or answered long ago is folded away.
+ */
+export function snapshotEvents(s: SessionState): SessionEvent[] {
+  const out: SessionEvent[] = [{ v: 1, type: 'started', sessionId: s.sessionId, openid: s.openid, at: s.createdAt }];
+  if (s.phase === 'normal') out.push({ v: 1, type: 'logged_in', zone: s.zone, at: s.createdAt });
+  out.push({
+    v: 1,
+    type: 'rebased',
+    lastAcked: s.queue.lastAcked,
+    lastClientSeq: s.lastClientSeq,
+    resumes: s.resumes,
+    takeovers: s.takeovers,
+  });
+  for (const [clientSeq, r] of s.inflight) out.push({ v: 1, type: 'request_accepted', clientSeq, msgId: r.msgId, at: r.at });
+  for (const e of s.queue.pending()) out.push({ v: 1, type: 'pushed', seq: e.seq, frame: e.frame, answers: e.answers });
+  for (const clientSeq of s.binder.seqs()) {
+    for (const n of s.binder.heldFor(clientSeq)) out.push({ v: 1, type: 'held', clientSeq, hint: n.hint, payload: n.payload });
+  }
+  if (s.attached) out.push({ v: 1, type: 'attached', at: s.createdAt, kind: 'new' });
+  else if (s.detachedAt > 0) out.push({ v: 1, type: 'detached', at: s.detachedAt });
+  if (s.phase === 'closed') out.push({ v: 1, type: 'closed', at: s.detachedAt, reason: s.closedReason });
+  return out;
 }
 
 export function replaySessionEvents(events: Iterable<SessionEvent>, maxQueue: number): SessionState {

@@ -7,7 +7,12 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCode, GateError } from '../../protocol/codes.js';
-import type { StatusRequest, StatusResponse, UpstreamRequest, UpstreamResponse } from '../../protocol/messages.js';
+import type {
+  StatusRequest,
+  StatusResponse,
+  UpstreamRequest,
+  UpstreamResponse,
+} from '../../protocol/messages.js';
 import { type GrpcLogger, silentLogger } from './logger.js';
 import { UpstreamServiceClient, UpstreamServiceDefinition } from './service-defs.js';
 
@@ -134,7 +139,11 @@ export function createUpstreamPool(
         return new GateError(ErrorCode.UPSTREAM_TIMEOUT, 'upstream timeout', where);
       case grpc.status.UNAVAILABLE:
         markUnhealthy(ep, err.details);
-        return new GateError(ErrorCode.UPSTREAM_UNAVAILABLE, 'upstream unavailable', `${where}: ${err.details}`);
+        return new GateError(
+          ErrorCode.UPSTREAM_UNAVAILABLE,
+          'upstream unavailable',
+          `${where}: ${err.details}`,
+        );
       default:
         if (closed && err.code === grpc.status.CANCELLED) {
           return new GateError(ErrorCode.UPSTREAM_UNAVAILABLE, 'upstream pool closed', where);
@@ -187,13 +196,11 @@ export function createUpstreamPool(
     });
   }
 
-  const statusRequest: Partial<StatusRequest> = { serviceName: '' };
-
   function probe(ep: Endpoint): void {
     if (ep.probing || closed) return;
     ep.probing = true;
     try {
-      ep.client.makeUnaryRequest<Partial<StatusRequest>, StatusResponse>(
+      ep.client.makeUnaryRequest<StatusRequest, StatusResponse>(
         STATUS.path,
         STATUS.requestSerialize,
         STATUS.responseDeserialize,
@@ -202,12 +209,11 @@ export function createUpstreamPool(
         (err) => {
           ep.probing = false;
           if (closed) return;
-          // Answering at all (even UNIMPLEMENTED) proves the address is reachable.
-          if (!err || err.code !== grpc.status.UNAVAILABLE) {
-            if (!err || err.code !== grpc.status.DEADLINE_EXCEEDED) markHealthy(ep);
-          } else {
-            markUnhealthy(ep, err.details);
-          }
+          // Answering at all (even UNIMPLEMENTED) proves the address is reachable; a
+          // slow probe (DEADLINE_EXCEEDED) changes nothing on a busy machine.
+          if (!err) markHealthy(ep);
+          else if (err.code === grpc.status.UNAVAILABLE) markUnhealthy(ep, err.details);
+          else if (err.code !== grpc.status.DEADLINE_EXCEEDED) markHealthy(ep);
         },
       );
     } catch (err) {
@@ -220,7 +226,6 @@ export function createUpstreamPool(
     for (const ep of all) probe(ep);
   }
 
-  void statusRequest;
   const timer = all.length > 0 ? setInterval(probeAll, intervalMs) : undefined;
   timer?.unref();
   // First probe at once: finds dead addresses before traffic does.

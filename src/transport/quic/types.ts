@@ -86,6 +86,8 @@ export interface QuicServerOptions {
   highWaterMark?: number;
   /** Upper bound on connections; further handshakes are refused with `refuseCode`. */
   maxConnections?: number;
+  /** Transport error code for refused handshakes (default 0x2, CONNECTION_REFUSED). */
+  refuseCode?: number;
 }
 
 export interface QuicClientOptions {

@@ -1,0 +1,232 @@
+/**
+ * One session = one XState actor running the session machine, plus the ports it
+ * acts through. Transports and upstream adapters only send it events; it is the
+ * only writer of its session. Effects run in the order the machine emitted them,
+ * and nothing after a store of events runs before that store completes.
+ */
+import { type Actor, createActor } from 'xstate';
+import {
+  nextDeadline,
+  type PushResult,
+  type SessionConfig,
+  type SessionEffect,
+  type SessionMachineEvent,
+  sessionMachine,
+} from '../machines/session-machine.js';
+import { type SessionState, type SessionSummary, summarizeSession } from '../machines/session-state.js';
+import { ErrorCode, GateError, type NotifySyncHint } from '../protocol/codes.js';
+import type { UpstreamRequest } from '../protocol/messages.js';
+import type { Clock, EventLog, SessionLink, Upstream } from './ports.js';
+
+type Distribute<T> = T extends unknown ? Omit<T, 'now'> : never;
+/** A machine event without its timestamp: the actor stamps it with its clock. */
+export type SessionCommand = Distribute<SessionMachineEvent>;
+
+export interface SessionActorDeps {
+  config: SessionConfig;
+  route: (action: string) => string;
+  helloService?: string;
+  upstream: Upstream;
+  upstreamTimeoutMs: number;
+  log: EventLog;
+  clock: Clock;
+  /** The session ended (STOP, expiry, kick): the owner forgets it. */
+  onEnded: (actor: SessionActor, reason: string) => void;
+  /** A persisted effect failed; the owner logs it. */
+  onError?: (actor: SessionActor, err: unknown) => void;
+  /** Observes every effect (metrics, inspector); must not throw. */
+  observe?: (actor: SessionActor, effect: SessionEffect) => void;
+}
+
+export class SessionActor {
+  readonly sessionId: string;
+  readonly openid: string;
+  private readonly actor: Actor<typeof sessionMachine>;
+  private readonly links = new Map<number, SessionLink>();
+  private blocked: Promise<void> | null = null;
+  private backlog: SessionEffect[] = [];
+  private timer: unknown = null;
+  private armedAt = Number.POSITIVE_INFINITY;
+  private ended = false;
+
+  constructor(
+    sessionId: string,
+    openid: string,
+    private readonly deps: SessionActorDeps,
+    restored?: SessionState,
+  ) {
+    this.sessionId = sessionId;
+    this.openid = openid;
+    this.actor = createActor(sessionMachine, {
+      id: sessionId,
+      input: {
+        sessionId,
+        openid,
+        now: deps.clock.now(),
+        config: deps.config,
+        route: deps.route,
+        helloService: deps.helloService,
+        restored,
+      },
+    });
+    this.actor.on('*', (effect) => this.onEffect(effect as SessionEffect));
+    this.actor.start();
+  }
+
+  /** Read-only view for registries, admin and metrics. */
+  get state(): SessionState {
+    return this.actor.getSnapshot().context.s;
+  }
+  get linkId(): number {
+    return this.actor.getSnapshot().context.linkId;
+  }
+  get lastActivity(): number {
+    return this.actor.getSnapshot().context.lastActivity;
+  }
+  get isEnded(): boolean {
+    return this.ended;
+  }
+  /** The XState state value, e.g. { active: { phase: 'normal', link: 'attached' } }. */
+  get stateValue(): unknown {
+    return this.actor.getSnapshot().value;
+  }
+  summary(): SessionSummary & { machine: unknown; lastActivity: number } {
+    return { ...summarizeSession(this.state), machine: this.stateValue, lastActivity: this.lastActivity };
+  }
+  /** The underlying XState actor (inspection). */
+  get xstate(): Actor<typeof sessionMachine> {
+    return this.actor;
+  }
+
+  /** Bind a new connection (START, resume or takeover). */
+  attach(link: SessionLink, msgId: number, lastAckedSeq: number, isNew: boolean): void {
+    this.links.set(link.id, link);
+    this.send({ type: 'ATTACH', linkId: link.id, connectionId: link.connectionId, msgId, lastAckedSeq, isNew });
+  }
+
+  /** Deliver a notify; resolves once it is accepted (stored) or refused. */
+  push(payload: Uint8Array, hint: NotifySyncHint, bindSeq: number): Promise<PushResult> {
+    if (this.ended) {
+      return Promise.resolve({ ok: false, errorCode: 'SESSION_NOT_FOUND', message: `session ${this.sessionId} closed` });
+    }
+    return new Promise((resolve) => this.send({ type: 'PUSH', payload, hint, bindSeq, reply: resolve }));
+  }
+
+  send(command: SessionCommand): void {
+    if (this.ended) return;
+    this.actor.send({ ...command, now: this.deps.clock.now() } as SessionMachineEvent);
+    this.rearm();
+  }
+
+  /** Stop without closing the session (process shutdown; the log keeps it). */
+  dispose(): void {
+    this.ended = true;
+    this.clearTimer();
+    this.actor.stop();
+  }
+
+  private onEffect(effect: SessionEffect): void {
+    this.deps.observe?.(this, effect);
+    if (this.blocked) this.backlog.push(effect);
+    else this.run(effect);
+  }
+
+  private run(effect: SessionEffect): void {
+    switch (effect.type) {
+      case 'events': {
+        const stored = this.deps.log.append(this.sessionId, effect.events);
+        if (stored) {
+          this.blocked = stored.then(
+            () => this.unblock(),
+            (err: unknown) => {
+              this.deps.onError?.(this, err);
+              this.unblock();
+            },
+          );
+        }
+        return;
+      }
+      case 'send':
+        this.links.get(effect.linkId)?.send(effect.frames);
+        return;
+      case 'close': {
+        const link = this.links.get(effect.linkId);
+        this.links.delete(effect.linkId);
+        link?.close(effect.code, effect.reason);
+        return;
+      }
+      case 'upstream':
+        this.callUpstream(effect.service, effect.clientSeq, effect.request);
+        return;
+      case 'reply':
+        effect.reply(effect.result);
+        return;
+      case 'ended':
+        this.ended = true;
+        this.clearTimer();
+        this.links.clear();
+        this.deps.onEnded(this, effect.reason);
+        return;
+    }
+  }
+
+  private unblock(): void {
+    this.blocked = null;
+    const list = this.backlog;
+    this.backlog = [];
+    for (let i = 0; i < list.length; i++) {
+      if (this.blocked) {
+        this.backlog.push(...list.slice(i));
+        return;
+      }
+      this.run(list[i]!);
+    }
+  }
+
+  private callUpstream(service: string, clientSeq: number, request: UpstreamRequest): void {
+    this.deps.upstream.call(service, request, this.deps.upstreamTimeoutMs).then(
+      (response) => this.send({ type: 'UPSTREAM_REPLY', clientSeq, service, response }),
+      (err: unknown) => {
+        const e =
+          err instanceof GateError ? err : new GateError(ErrorCode.UPSTREAM_ERROR, 'upstream error', String(err));
+        this.send({ type: 'UPSTREAM_FAILED', clientSeq, code: e.code, message: e.message, detail: e.detail });
+      },
+    );
+  }
+
+  /**
+   * One timer per session for its earliest deadline. After an event the deadline
+   * can only move earlier by a fresh send or a detach, so a cheap bound decides
+   * whether to re-arm; the exact scan runs only when the timer fires.
+   */
+  private rearm(): void {
+    if (this.ended) return;
+    const ctx = this.actor.getSnapshot().context;
+    const { s, config } = ctx;
+    let candidate = ctx.lastActivity + config.sessionTimeoutMs;
+    if (!s.attached) candidate = Math.min(candidate, s.detachedAt + config.resumeWindowMs);
+    else if (s.queue.size > 0) candidate = Math.min(candidate, this.deps.clock.now() + config.ackTimeoutMs);
+    if (candidate < this.armedAt) this.arm(candidate);
+  }
+
+  private arm(at: number): void {
+    this.clearTimer();
+    this.armedAt = at;
+    this.timer = this.deps.clock.setTimer(at - this.deps.clock.now(), () => this.fire());
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.armedAt = Number.POSITIVE_INFINITY;
+    this.send({ type: 'TICK' });
+    if (this.ended) return;
+    const at = nextDeadline(this.actor.getSnapshot().context);
+    if (at !== null) this.arm(at);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) this.deps.clock.clearTimer(this.timer);
+    this.timer = null;
+    this.armedAt = Number.POSITIVE_INFINITY;
+  }
+}

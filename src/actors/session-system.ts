@@ -1,0 +1,173 @@
+/**
+ * The actor system: spawns one SessionActor per session, indexes them by session
+ * id and by openid, decides new session / resume / takeover on START (PROTOCOL.md
+ * section 4), and routes producer pushes to the right actor.
+ */
+import { randomUUID } from 'node:crypto';
+import type { PushResult, SessionConfig, SessionEffect } from '../machines/session-machine.js';
+import type { SessionState } from '../machines/session-state.js';
+import { NotifySyncHint } from '../protocol/codes.js';
+import type { Clock, EventLog, SessionLink, Upstream } from './ports.js';
+import { SessionActor } from './session-actor.js';
+
+export interface SessionSystemOptions {
+  config: SessionConfig;
+  route: (action: string) => string;
+  helloService?: string;
+  upstream: Upstream;
+  upstreamTimeoutMs: number;
+  log: EventLog;
+  clock: Clock;
+  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  observe?: (actor: SessionActor, effect: SessionEffect) => void;
+  /** A session began, resumed, was taken over or ended (lifecycle events for upstreams, metrics). */
+  onLifecycle?: (event: SessionLifecycle) => void;
+}
+
+export type SessionLifecycle =
+  | { type: 'created'; sessionId: string; openid: string }
+  | { type: 'resumed'; sessionId: string; openid: string; takeover: boolean }
+  | { type: 'ended'; sessionId: string; openid: string; reason: string };
+
+export type PushTarget = { kind: 'session' | 'openid'; id: string };
+
+export interface StartOutcome {
+  actor: SessionActor;
+  resumed: boolean;
+}
+
+export class SessionSystem {
+  private readonly bySession = new Map<string, SessionActor>();
+  private readonly byOpenid = new Map<string, SessionActor>();
+
+  constructor(private readonly opts: SessionSystemOptions) {}
+
+  get size(): number {
+    return this.bySession.size;
+  }
+
+  sessions(): IterableIterator<SessionActor> {
+    return this.bySession.values();
+  }
+
+  get(sessionId: string): SessionActor | undefined {
+    return this.bySession.get(sessionId);
+  }
+
+  findByOpenid(openid: string): SessionActor | undefined {
+    return this.byOpenid.get(openid);
+  }
+
+  find(target: PushTarget): SessionActor | undefined {
+    return target.kind === 'session' ? this.bySession.get(target.id) : this.byOpenid.get(target.id);
+  }
+
+  /**
+   * A valid START: resume the openid's session when it is attached (takeover) or
+   * was active within resume_window; otherwise discard it and start a new one.
+   */
+  start(openid: string, link: SessionLink, msgId: number, lastAckedSeq: number): StartOutcome {
+    const now = this.opts.clock.now();
+    const existing = this.byOpenid.get(openid);
+    if (existing && !existing.isEnded && this.resumable(existing, now)) {
+      const takeover = existing.state.attached;
+      existing.attach(link, msgId, lastAckedSeq, false);
+      this.opts.onLifecycle?.({ type: 'resumed', sessionId: existing.sessionId, openid, takeover });
+      return { actor: existing, resumed: true };
+    }
+    if (existing && !existing.isEnded) existing.send({ type: 'KICK', reason: 'replaced_by_new_session' });
+    const actor = this.spawn(randomUUID(), openid);
+    actor.attach(link, msgId, lastAckedSeq, true);
+    this.opts.onLifecycle?.({ type: 'created', sessionId: actor.sessionId, openid });
+    return { actor, resumed: false };
+  }
+
+  /** Adopt a session rebuilt from stored events (backup promotion, restart). */
+  restore(state: SessionState): SessionActor {
+    const old = this.bySession.get(state.sessionId);
+    old?.dispose();
+    const actor = this.spawn(state.sessionId, state.openid, state);
+    return actor;
+  }
+
+  push(target: PushTarget, payload: Uint8Array, hint: NotifySyncHint, bindSeq: number): Promise<PushResult> {
+    const actor = this.find(target);
+    if (!actor || actor.isEnded) {
+      return Promise.resolve({ ok: false, errorCode: 'SESSION_NOT_FOUND', message: `no session for ${target.kind} ${target.id}` });
+    }
+    return actor.push(payload, hint, bindSeq);
+  }
+
+  /**
+   * One encoded payload fans out to every NORMAL session (or one zone). Returns
+   * how many sessions accepted it; a session whose queue is full is skipped.
+   */
+  async broadcast(payload: Uint8Array, zone: number): Promise<number> {
+    const waits: Promise<PushResult>[] = [];
+    for (const actor of this.bySession.values()) {
+      const s = actor.state;
+      if (s.phase !== 'normal' || (zone !== 0 && s.zone !== zone)) continue;
+      waits.push(actor.push(payload, NotifySyncHint.IMMEDIATELY, 0));
+    }
+    const results = await Promise.all(waits);
+    return results.filter((r) => r.ok).length;
+  }
+
+  /** Close every link with SERVER_SHUTDOWN; sessions stay in the log for a resume elsewhere. */
+  shutdown(): void {
+    for (const actor of this.bySession.values()) actor.send({ type: 'SHUTDOWN' });
+  }
+
+  /** Stop every actor (after shutdown). */
+  dispose(): void {
+    for (const actor of this.bySession.values()) actor.dispose();
+    this.bySession.clear();
+    this.byOpenid.clear();
+  }
+
+  kick(sessionId: string, reason = 'kicked'): boolean {
+    const actor = this.bySession.get(sessionId);
+    if (!actor) return false;
+    actor.send({ type: 'KICK', reason });
+    return true;
+  }
+
+  private resumable(actor: SessionActor, now: number): boolean {
+    const s = actor.state;
+    if (s.phase === 'closed') return false;
+    if (s.attached) return true;
+    return now - Math.max(s.detachedAt, actor.lastActivity) < this.opts.config.resumeWindowMs;
+  }
+
+  private spawn(sessionId: string, openid: string, restored?: SessionState): SessionActor {
+    const o = this.opts;
+    const actor = new SessionActor(
+      sessionId,
+      openid,
+      {
+        config: o.config,
+        route: o.route,
+        helloService: o.helloService,
+        upstream: o.upstream,
+        upstreamTimeoutMs: o.upstreamTimeoutMs,
+        log: o.log,
+        clock: o.clock,
+        observe: o.observe,
+        onEnded: (a, reason) => this.forget(a, reason),
+        onError: (a, err) => o.logger?.warn({ sessionId: a.sessionId, err: String(err) }, 'session effect failed'),
+      },
+      restored,
+    );
+    this.bySession.set(sessionId, actor);
+    this.byOpenid.set(openid, actor);
+    return actor;
+  }
+
+  private forget(actor: SessionActor, reason: string): void {
+    if (this.bySession.get(actor.sessionId) === actor) this.bySession.delete(actor.sessionId);
+    if (this.byOpenid.get(actor.openid) === actor) this.byOpenid.delete(actor.openid);
+    void this.opts.log.forget(actor.sessionId);
+    this.opts.onLifecycle?.({ type: 'ended', sessionId: actor.sessionId, openid: actor.openid, reason });
+    this.opts.logger?.info({ sessionId: actor.sessionId, openid: actor.openid, reason }, 'session ended');
+  }
+}

@@ -1,0 +1,130 @@
+// TLS material for the QUIC listener: the configured PEM files, or (cert_file and
+// key_file both empty) a self-signed EC P-256 certificate for localhost made at start.
+
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+import { ConfigError } from './load.js';
+import { parseAddr, type ServerConfig } from './schema.js';
+
+export interface TlsMaterial {
+  certFile: string;
+  keyFile: string;
+  certPem: string;
+  keyPem: string;
+  selfSigned: boolean;
+}
+
+export interface EnsureTlsOptions {
+  /** Directory for self-signed files (default: a fresh mkdtemp under os.tmpdir()). */
+  dir?: string;
+  /** Extra DNS names or IP addresses for the self-signed SAN. */
+  extraNames?: readonly string[];
+  /** Validity of the self-signed certificate in days (default 365). */
+  days?: number;
+}
+
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::']);
+
+/**
+ * Returns the TLS certificate and key. Configured files are read and checked (PEM
+ * parses, key matches certificate); otherwise a self-signed certificate (CN=localhost,
+ * SAN DNS:localhost, IP:127.0.0.1, IP:::1, plus the quic_addr host when specific) is
+ * written with mode 0600. Throws ConfigError.
+ */
+export async function ensureTls(
+  cfg: { server: Pick<ServerConfig, 'certFile' | 'keyFile' | 'quicAddr'> },
+  opts: EnsureTlsOptions = {},
+): Promise<TlsMaterial> {
+  const { certFile, keyFile } = cfg.server;
+  if (certFile !== '' || keyFile !== '') {
+    if (certFile === '') throw new ConfigError('config: server.cert_file: required when server.key_file is set', 'server.cert_file');
+    if (keyFile === '') throw new ConfigError('config: server.key_file: required when server.cert_file is set', 'server.key_file');
+    return readConfigured(certFile, keyFile);
+  }
+  return makeSelfSigned(cfg.server.quicAddr, opts);
+}
+
+async function readPem(file: string, key: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : (e.code ?? e.message.split('\n')[0]);
+    throw new ConfigError(`config: ${key}: cannot read ${JSON.stringify(file)}: ${why}`, key);
+  }
+}
+
+async function readConfigured(certFile: string, keyFile: string): Promise<TlsMaterial> {
+  const [certPem, keyPem] = await Promise.all([
+    readPem(certFile, 'server.cert_file'),
+    readPem(keyFile, 'server.key_file'),
+  ]);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    throw new ConfigError(
+      `config: server.cert_file: ${JSON.stringify(certFile)} is not a PEM certificate`,
+      'server.cert_file',
+    );
+  }
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    throw new ConfigError(
+      `config: server.key_file: ${JSON.stringify(keyFile)} is not an unencrypted PEM private key`,
+      'server.key_file',
+    );
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw new ConfigError(
+      `config: server.key_file: ${JSON.stringify(keyFile)} does not match the certificate in ${JSON.stringify(certFile)}`,
+      'server.key_file',
+    );
+  }
+  return { certFile, keyFile, certPem, keyPem, selfSigned: false };
+}
+
+async function makeSelfSigned(quicAddr: string, opts: EnsureTlsOptions): Promise<TlsMaterial> {
+  const names = new Set<string>(['localhost', '127.0.0.1', '::1']);
+  try {
+    const { host } = parseAddr(quicAddr);
+    if (!WILDCARD_HOSTS.has(host)) names.add(host);
+  } catch {
+    // validated by loadConfig; a bad address simply adds no SAN here
+  }
+  for (const n of opts.extraNames ?? []) if (n.trim() !== '') names.add(n.trim());
+
+  const altNames = [...names].map((n) =>
+    isIP(n) ? { type: 7 as const, ip: n } : { type: 2 as const, value: n },
+  );
+  const notBeforeDate = new Date(Date.now() - 60 * 60_000); // tolerate clock skew
+  const notAfterDate = new Date(Date.now() + (opts.days ?? 365) * 86_400_000);
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyCertSign: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames },
+    ],
+  });
+
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'gatesvr-tls-')));
+  const certFile = join(dir, 'selfsigned-cert.pem');
+  const keyFile = join(dir, 'selfsigned-key.pem');
+  await writeFile(certFile, pems.cert, { mode: 0o600 });
+  await writeFile(keyFile, pems.private, { mode: 0o600 });
+  // mode only applies to new files; enforce it when reusing a directory
+  await Promise.all([chmod(certFile, 0o600), chmod(keyFile, 0o600)]);
+  return { certFile, keyFile, certPem: pems.cert, keyPem: pems.private, selfSigned: true };
+}

@@ -1,0 +1,206 @@
+/**
+ * Wiring: config -> listeners, upstream pool, actor system. No logic of its own
+ * beyond start order and a graceful drain.
+ */
+import type { Logger } from 'pino';
+import type { EventLog } from './actors/ports.js';
+import { systemClock, type Clock } from './actors/ports.js';
+import { MemoryEventLog } from './actors/memory-event-log.js';
+import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
+import type { SessionActor } from './actors/session-actor.js';
+import { type Authenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
+import { createLogger } from './config/logger.js';
+import { type GatewayConfig, parseAddr } from './config/schema.js';
+import { ensureTls, type TlsMaterial } from './config/tls.js';
+import { type DemoUpstreams, startDemoUpstreams } from './demo/upstreams.js';
+import { createRoutingTable, HELLO_SERVICE } from './machines/routing.js';
+import type { SessionConfig, SessionEffect } from './machines/session-machine.js';
+import { CloseCode } from './protocol/codes.js';
+import { type Admission, admitAll, ClientListener } from './transport/client-listener.js';
+import { type AsyncProcessor, createAsyncProcessor } from './transport/grpc/async-processor.js';
+import { type GatewayServer, startGatewayServer } from './transport/grpc/gateway-server.js';
+import { pushApiFor } from './transport/grpc/push-adapter.js';
+import { createUpstreamPool, type UpstreamPool } from './transport/grpc/upstream-pool.js';
+import { createQuicServer } from './transport/quic/index.js';
+import type { HostPort, QuicServer } from './transport/quic/types.js';
+
+/** Hooks for metrics and inspection; every one optional and must not throw. */
+export interface GatewayObservers {
+  onEffect?: (actor: SessionActor, effect: SessionEffect) => void;
+  onLifecycle?: (event: SessionLifecycle) => void;
+  onConnectionChange?: (active: number) => void;
+  onRequest?: (type: number) => void;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Replaces the in-process event log (JetStream, tests). */
+  eventLog?: EventLog;
+  authenticator?: Authenticator;
+  admission?: Admission;
+  observers?: GatewayObservers;
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly system: SessionSystem;
+  readonly listener: ClientListener;
+  readonly quic: QuicServer;
+  readonly upstream: AsyncProcessor;
+  readonly pool: UpstreamPool;
+  readonly tls: TlsMaterial;
+  readonly demo: DemoUpstreams | null;
+  /** Bound addresses (ports resolved when 0 was asked). */
+  readonly addresses: { quic: HostPort; grpc: HostPort };
+  readonly startedAt: number;
+  /** Stop accepting, close every client with SERVER_SHUTDOWN, stop listeners. */
+  close(): Promise<void>;
+}
+
+export function sessionConfigOf(cfg: GatewayConfig): SessionConfig {
+  const s = cfg.server;
+  return {
+    ackTimeoutMs: s.ackTimeoutMs,
+    maxRetries: s.maxRetries,
+    resumeWindowMs: s.resumeWindowMs,
+    sessionTimeoutMs: s.sessionTimeoutMs,
+    heartbeatIntervalSec: Math.max(1, Math.round(s.heartbeatIntervalMs / 1000)),
+    maxQueue: s.maxQueue,
+  };
+}
+
+function authenticatorOf(cfg: GatewayConfig): Authenticator {
+  return cfg.auth.mode === 'jwt' ? jwtAuthenticator(cfg.auth.jwtSecret) : noAuth;
+}
+
+/** Bind "host" for listeners: an empty host means every interface. */
+function bindHost(host: string): string {
+  return host === '' ? '0.0.0.0' : host;
+}
+
+export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger(cfg.log);
+  const clock = opts.clock ?? systemClock;
+  const startedAt = clock.now();
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.warn({ err: String(err) }, 'error while closing');
+      }
+    }
+  };
+
+  try {
+    const tls = await ensureTls(cfg);
+    if (tls.selfSigned) logger.info({ certFile: tls.certFile }, 'using a self-signed certificate');
+
+    // Services without configured addresses run as demo upstreams in this process.
+    const services: Record<string, string[]> = {
+      hello: cfg.upstreamServices.hello,
+      business: cfg.upstreamServices.business,
+      zone: cfg.upstreamServices.zone,
+    };
+    let demo: DemoUpstreams | null = null;
+    const missing = Object.keys(services).filter((k) => services[k]!.length === 0);
+    if (missing.length > 0) {
+      demo = await startDemoUpstreams({ host: '127.0.0.1' });
+      closers.push(() => demo!.close());
+      for (const k of missing) services[k] = demo.addresses[k as keyof DemoUpstreams['addresses']];
+      logger.info({ services: missing, addresses: demo.addresses }, 'demo upstreams running in-process');
+    }
+
+    const pool = createUpstreamPool(services, { logger });
+    closers.push(() => pool.close());
+    const op = cfg.overloadProtection;
+    const upstream = createAsyncProcessor(pool, {
+      maxConcurrent: op.maxUpstreamConcurrent,
+      maxQueue: op.maxUpstreamQueue,
+      onWarning: (stats) => logger.warn({ ...stats }, 'upstream queue above warning threshold'),
+    });
+    closers.push(() => upstream.close());
+
+    const routing = createRoutingTable(cfg.upstreamServices.routes);
+    const eventLog = opts.eventLog ?? new MemoryEventLog(cfg.server.maxQueue);
+    const observers = opts.observers ?? {};
+    const system = new SessionSystem({
+      config: sessionConfigOf(cfg),
+      route: (a) => routing.serviceFor(a),
+      helloService: HELLO_SERVICE,
+      upstream: { call: (service, request, timeoutMs) => upstream.submit(service, request, timeoutMs) },
+      upstreamTimeoutMs: op.upstreamTimeoutMs,
+      log: eventLog,
+      clock,
+      logger,
+      observe: observers.onEffect,
+      onLifecycle: observers.onLifecycle,
+    });
+    closers.push(() => system.dispose());
+
+    const listener = new ClientListener({
+      system,
+      auth: opts.authenticator ?? authenticatorOf(cfg),
+      maxFrameBytes: cfg.server.maxFrameBytes,
+      startTimeoutMs: cfg.server.startTimeoutMs,
+      maxBufferedBytes: Math.max(4 * cfg.server.maxFrameBytes, 8 * 1024 * 1024),
+      admission: opts.admission ?? admitAll,
+      logger,
+      onConnectionChange: observers.onConnectionChange,
+      onRequest: observers.onRequest,
+    });
+
+    const quicAddr = parseAddr(cfg.server.quicAddr);
+    const quic = createQuicServer({
+      host: bindHost(quicAddr.host),
+      port: quicAddr.port,
+      tls: { certPem: tls.certPem, keyPem: tls.keyPem },
+      idleTimeoutMs: cfg.server.idleTimeoutMs,
+    });
+    quic.onConnection = (conn) => listener.accept(conn);
+    const quicBound = await quic.listen();
+    closers.push(() => quic.close(CloseCode.SERVER_SHUTDOWN, 'server shutdown'));
+
+    const grpcAddr = parseAddr(cfg.server.grpcAddr);
+    const grpcServer: GatewayServer = await startGatewayServer(
+      { host: bindHost(grpcAddr.host), port: grpcAddr.port },
+      pushApiFor(system),
+      logger,
+    );
+    closers.push(() => grpcServer.close());
+
+    logger.info(
+      { quic: `${quicBound.host}:${quicBound.port}`, grpc: grpcServer.port, eventLog: opts.eventLog ? 'custom' : 'in-process' },
+      'gateway listening',
+    );
+
+    let closing: Promise<void> | null = null;
+    return {
+      config: cfg,
+      logger,
+      system,
+      listener,
+      quic,
+      upstream,
+      pool,
+      tls,
+      demo,
+      addresses: { quic: quicBound, grpc: { host: bindHost(grpcAddr.host), port: grpcServer.port } },
+      startedAt,
+      close() {
+        closing ??= (async () => {
+          system.shutdown();
+          listener.closeUnbound(CloseCode.SERVER_SHUTDOWN, 'server shutdown');
+          await closeAll();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

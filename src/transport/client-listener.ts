@@ -1,0 +1,302 @@
+/**
+ * The client edge: turns a QUIC session stream into session-actor events.
+ * Frames are decoded here (bad bytes close the connection with PROTOCOL_ERROR
+ * and touch nothing else); state changes happen only in the actor.
+ */
+import type { SessionActor } from '../actors/session-actor.js';
+import type { SessionSystem } from '../actors/session-system.js';
+import type { SessionLink } from '../actors/ports.js';
+import { type Authenticator, validateOpenid } from '../auth/authenticator.js';
+import { CloseCode, ErrorCode, RequestType } from '../protocol/codes.js';
+import { controlErrorFrame, startRespFrame } from '../protocol/frames.js';
+import {
+  BusinessRequest,
+  ClientAck,
+  ClientRequest,
+  HeartbeatRequest,
+  StartRequest,
+  type ClientRequest as ClientRequestMsg,
+} from '../protocol/messages.js';
+import { FrameDecoder, FrameError } from './quic/framing.js';
+import type { StreamConnection } from './quic/types.js';
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Admission decisions of the overload protector (section 6: 429 / close 0x03). */
+export interface Admission {
+  /** A new connection may be served. */
+  admitConnection(active: number): boolean;
+  /** A BUSINESS request of this session may go on (QPS, per-session rate). */
+  admitRequest(sessionId: string): boolean;
+  connectionClosed?(): void;
+}
+
+export const admitAll: Admission = { admitConnection: () => true, admitRequest: () => true };
+
+export interface ClientListenerOptions {
+  system: SessionSystem;
+  auth: Authenticator;
+  maxFrameBytes: number;
+  startTimeoutMs: number;
+  /** A connection whose unsent bytes pass this is cut off (a client that stopped reading). */
+  maxBufferedBytes: number;
+  admission?: Admission;
+  logger?: Logger;
+  /** Connection counters for metrics and /stats. */
+  onConnectionChange?: (active: number) => void;
+  /** Every accepted client frame (metrics). */
+  onRequest?: (type: number) => void;
+}
+
+let nextLinkId = 1;
+
+export class ClientListener {
+  private active = 0;
+  private readonly conns = new Set<ClientConnection>();
+
+  constructor(readonly opts: ClientListenerOptions) {}
+
+  get connectionCount(): number {
+    return this.active;
+  }
+
+  accept(conn: StreamConnection): void {
+    const admission = this.opts.admission ?? admitAll;
+    if (!admission.admitConnection(this.active)) {
+      conn.write(controlErrorFrame(0, ErrorCode.OVERLOADED, 'too many connections'));
+      conn.close(CloseCode.OVERLOADED, 'overloaded');
+      return;
+    }
+    this.active++;
+    this.opts.onConnectionChange?.(this.active);
+    const c = new ClientConnection(conn, this.opts, admission, () => {
+      this.active--;
+      this.conns.delete(c);
+      admission.connectionClosed?.();
+      this.opts.onConnectionChange?.(this.active);
+    });
+    this.conns.add(c);
+  }
+
+  /** Connections that never sent START are closed at shutdown; sessions close their own. */
+  closeUnbound(code: number, reason: string): void {
+    for (const c of this.conns) c.closeIfUnbound(code, reason);
+  }
+}
+
+class ClientConnection {
+  private readonly decoder: FrameDecoder;
+  private phase: 'awaiting_start' | 'authenticating' | 'bound' | 'closed' = 'awaiting_start';
+  private actor: SessionActor | null = null;
+  private readonly link: SessionLink;
+  private startTimer: NodeJS.Timeout | null;
+  /** Frames that arrived while START was being authenticated. */
+  private early: ClientRequestMsg[] = [];
+
+  constructor(
+    private readonly conn: StreamConnection,
+    private readonly opts: ClientListenerOptions,
+    private readonly admission: Admission,
+    private readonly onGone: () => void,
+  ) {
+    this.decoder = new FrameDecoder(opts.maxFrameBytes);
+    const linkId = nextLinkId++;
+    this.link = {
+      id: linkId,
+      connectionId: conn.id,
+      send: (frames) => this.write(frames),
+      close: (code, reason) => this.close(code, reason),
+    };
+    this.startTimer = setTimeout(() => this.protocolError('no START within start_timeout'), opts.startTimeoutMs);
+    this.startTimer.unref();
+    conn.onData = (chunk) => this.onData(chunk);
+    conn.onClose = (info) => this.onClosed(info.code, info.reason);
+  }
+
+  closeIfUnbound(code: number, reason: string): void {
+    if (this.phase === 'awaiting_start' || this.phase === 'authenticating') this.close(code, reason);
+  }
+
+  private write(frames: readonly Uint8Array[]): void {
+    if (this.phase === 'closed') return;
+    for (const f of frames) this.conn.write(f);
+    if (this.conn.bufferedBytes > this.opts.maxBufferedBytes) {
+      // A client that never reads cannot grow our buffers without bound; its pushes stay queued for a resume.
+      this.opts.logger?.warn({ connectionId: this.conn.id, buffered: this.conn.bufferedBytes }, 'client not reading; closing');
+      this.close(CloseCode.OVERLOADED, 'client not reading');
+    }
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.conn.close(code, reason);
+    this.onClosed(code, reason);
+  }
+
+  private onClosed(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    const wasBound = this.phase === 'bound';
+    this.phase = 'closed';
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    this.conn.onData = null;
+    if (wasBound && this.actor) this.actor.send({ type: 'DETACH', linkId: this.link.id });
+    this.opts.logger?.debug({ connectionId: this.conn.id, code, reason }, 'connection closed');
+    this.onGone();
+  }
+
+  private protocolError(why: string, frameError?: number): void {
+    if (this.phase === 'closed') return;
+    this.opts.logger?.info({ connectionId: this.conn.id, why }, 'protocol error');
+    if (frameError !== undefined) this.conn.write(controlErrorFrame(0, frameError, why));
+    this.close(CloseCode.PROTOCOL_ERROR, why);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    let frames: Uint8Array[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) {
+        this.protocolError(err.message, err.kind === 'too_large' ? ErrorCode.FRAME_TOO_LARGE : ErrorCode.BAD_REQUEST);
+        return;
+      }
+      throw err;
+    }
+    for (const frame of frames) {
+      if (this.phase === 'closed') return;
+      let req: ClientRequestMsg;
+      try {
+        req = ClientRequest.decode(frame);
+      } catch {
+        this.protocolError('undecodable ClientRequest');
+        return;
+      }
+      this.onRequest(req);
+    }
+  }
+
+  private onRequest(req: ClientRequestMsg): void {
+    switch (this.phase) {
+      case 'awaiting_start':
+        if (req.type !== RequestType.START) {
+          this.protocolError('first frame must be START');
+          return;
+        }
+        void this.onStart(req);
+        return;
+      case 'authenticating':
+        this.early.push(req);
+        return;
+      case 'bound':
+        this.toActor(req);
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  private async onStart(req: ClientRequestMsg): Promise<void> {
+    let start: StartRequest;
+    try {
+      start = StartRequest.decode(req.payload);
+    } catch {
+      this.protocolError('undecodable StartRequest');
+      return;
+    }
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    const openid = start.openid || req.openid;
+    const invalid = validateOpenid(openid);
+    if (invalid) {
+      this.refuse(req.msgId, ErrorCode.BAD_REQUEST, invalid, CloseCode.PROTOCOL_ERROR);
+      return;
+    }
+    this.phase = 'authenticating';
+    let result: Awaited<ReturnType<Authenticator['verify']>>;
+    try {
+      result = await this.opts.auth.verify(openid, start.authToken);
+    } catch (err) {
+      result = { ok: false, reason: `authenticator failed: ${String(err)}` };
+    }
+    if (this.phase !== 'authenticating') return; // closed meanwhile
+    if (!result.ok) {
+      this.opts.logger?.info({ connectionId: this.conn.id, openid, reason: result.reason }, 'authentication failed');
+      this.refuse(req.msgId, ErrorCode.UNAUTHENTICATED, result.reason, CloseCode.UNAUTHENTICATED);
+      return;
+    }
+    this.phase = 'bound';
+    const { actor, resumed } = this.opts.system.start(openid, this.link, req.msgId, start.lastAckedSeqId);
+    this.actor = actor;
+    this.opts.logger?.info(
+      { connectionId: this.conn.id, openid, sessionId: actor.sessionId, resumed },
+      resumed ? 'session resumed' : 'session started',
+    );
+    const early = this.early;
+    this.early = [];
+    for (const r of early) {
+      if (this.phase !== 'bound') return;
+      this.toActor(r);
+    }
+  }
+
+  private refuse(msgId: number, code: number, message: string, closeCode: number): void {
+    this.conn.write(
+      startRespFrame(msgId, { success: false, error: { errorCode: code, errorMessage: message, detail: '' } }),
+    );
+    this.close(closeCode, message);
+  }
+
+  private toActor(req: ClientRequestMsg): void {
+    const actor = this.actor!;
+    const linkId = this.link.id;
+    this.opts.onRequest?.(req.type);
+    try {
+      switch (req.type) {
+        case RequestType.HEARTBEAT: {
+          const hb = HeartbeatRequest.decode(req.payload);
+          actor.send({ type: 'HEARTBEAT', linkId, msgId: req.msgId, clientTimestamp: hb.clientTimestamp });
+          return;
+        }
+        case RequestType.BUSINESS: {
+          const b = BusinessRequest.decode(req.payload);
+          if (!this.admission.admitRequest(actor.sessionId)) {
+            this.conn.write(controlErrorFrame(req.msgId, ErrorCode.OVERLOADED, 'rate limit exceeded', `seq_id=${req.seqId}`));
+            return;
+          }
+          actor.send({
+            type: 'BUSINESS',
+            linkId,
+            msgId: req.msgId,
+            seq: req.seqId,
+            action: b.action,
+            params: b.params,
+            data: b.data,
+            headers: req.headers,
+          });
+          return;
+        }
+        case RequestType.ACK: {
+          const ack = ClientAck.decode(req.payload);
+          actor.send({ type: 'ACK', linkId, seq: ack.ackedSeqId });
+          return;
+        }
+        case RequestType.STOP:
+          actor.send({ type: 'STOP', linkId });
+          return;
+        case RequestType.START:
+          this.conn.write(controlErrorFrame(req.msgId, ErrorCode.BAD_REQUEST, 'session already started'));
+          return;
+        default:
+          this.protocolError(`unknown request type ${req.type}`);
+          return;
+      }
+    } catch {
+      this.protocolError(`undecodable payload for request type ${req.type}`);
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Shared machinery of the server and client endpoints: the per-turn flush of
+ * dirty connections, the packet arena, and one timer for the earliest quiche
+ * deadline across all connections.
+ */
+import type { QuicConn } from './connection.js';
+import { MAX_DATAGRAM, type NativeSendInfo } from './native.js';
+import { TimerHeap } from './timer-heap.js';
+import type { CloseInfo } from './types.js';
+
+const ARENA_BYTES = 256 * 1024;
+
+export abstract class Endpoint {
+  /** Scratch buffer for stream reads (data is copied out before delivery). */
+  readonly scratch = Buffer.allocUnsafe(64 * 1024);
+  protected readonly heap = new TimerHeap<QuicConn>();
+  private dirtyList: QuicConn[] = [];
+  private spareList: QuicConn[] = [];
+  private flushScheduled = false;
+  private flushing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private arenaOff = 0;
+
+  /** Put one packet on the wire. */
+  protected abstract transmit(buf: Buffer, off: number, len: number, info: NativeSendInfo): void;
+  /** True when no socket of this endpoint holds queued (not yet sent) datagrams. */
+  protected abstract sendQueuesIdle(): boolean;
+  /** The handshake completed. */
+  abstract established(conn: QuicConn): void;
+  /** Server: the client's session stream appeared. */
+  abstract sessionOpened(conn: QuicConn): void;
+  /** The connection is gone for the application (before conn.onClose). */
+  abstract connClosed(conn: QuicConn, info: CloseInfo): void;
+  /** quiche reports the connection closed: release routing state. */
+  abstract finalized(conn: QuicConn): void;
+  /** Per-flush hook for path events and connection-id upkeep. */
+  abstract maintainPaths(conn: QuicConn): void;
+
+  markDirty(conn: QuicConn): void {
+    if (conn.dirty) return;
+    conn.dirty = true;
+    this.dirtyList.push(conn);
+    if (!this.flushScheduled && !this.flushing) {
+      this.flushScheduled = true;
+      setImmediate(this.onImmediate);
+    }
+  }
+
+  private readonly onImmediate = (): void => {
+    this.flushScheduled = false;
+    this.flushNow();
+  };
+
+  /** Flush every dirty connection now (normally once per event-loop turn). */
+  flushNow(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      if (this.arenaOff > 0 && !this.sendQueuesIdle()) {
+        // Queued datagrams still reference the arena: start a fresh one.
+        this.arena = Buffer.allocUnsafe(ARENA_BYTES);
+      }
+      this.arenaOff = 0;
+      while (this.dirtyList.length > 0) {
+        const list = this.dirtyList;
+        this.dirtyList = this.spareList;
+        for (let i = 0; i < list.length; i++) {
+          const c = list[i]!;
+          c.dirty = false;
+          c.flush();
+        }
+        list.length = 0;
+        this.spareList = list;
+      }
+    } finally {
+      this.flushing = false;
+    }
+    this.armTimer();
+  }
+
+  /** Drain quiche's outgoing packets for `conn`. */
+  sendAll(conn: QuicConn): void {
+    const q = conn.q;
+    for (;;) {
+      if (this.arena.length - this.arenaOff < MAX_DATAGRAM) {
+        this.arena = Buffer.allocUnsafe(ARENA_BYTES);
+        this.arenaOff = 0;
+      }
+      const off = this.arenaOff;
+      let r: [number, NativeSendInfo] | null;
+      try {
+        r = q.send(this.arena.subarray(off, off + MAX_DATAGRAM));
+      } catch {
+        return;
+      }
+      if (r === null) return;
+      const len = r[0];
+      this.arenaOff = off + len;
+      try {
+        this.transmit(this.arena, off, len, r[1]);
+      } catch {
+        // A socket error loses this packet; QUIC recovers.
+      }
+    }
+  }
+
+  updateTimer(conn: QuicConn): void {
+    const t = conn.q.timeout();
+    if (t === null) this.heap.remove(conn);
+    else this.heap.set(conn, performance.now() + t);
+  }
+
+  removeTimer(conn: QuicConn): void {
+    this.heap.remove(conn);
+  }
+
+  private armTimer(): void {
+    const top = this.heap.peek();
+    if (top === undefined) {
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.timerAt = Number.POSITIVE_INFINITY;
+      }
+      return;
+    }
+    if (this.timer !== null && top.deadline >= this.timerAt) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = top.deadline;
+    const delay = Math.max(0, Math.ceil(top.deadline - performance.now()));
+    this.timer = setTimeout(this.onTimer, delay);
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now() + 0.5;
+    for (;;) {
+      const c = this.heap.popDue(now);
+      if (c === undefined) break;
+      try {
+        c.q.onTimeout();
+      } catch {
+        // ignore: state is checked at flush
+      }
+      this.markDirtyQuiet(c);
+    }
+    this.flushNow();
+  };
+
+  /** Mark dirty without scheduling a flush (caller flushes). */
+  private markDirtyQuiet(conn: QuicConn): void {
+    if (conn.dirty) return;
+    conn.dirty = true;
+    this.dirtyList.push(conn);
+  }
+
+  protected stopTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+}
+
+/** A dgram lookup that resolves IP literals synchronously, so sends are not deferred. */
+export function syncLookup(
+  address: string,
+  family: unknown,
+  cb: (err: Error | null, address: string, family: number) => void,
+): void {
+  const fam = typeof family === 'number' ? family : address.includes(':') ? 6 : 4;
+  cb(null, address, fam);
+}

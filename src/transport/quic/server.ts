@@ -1,0 +1,294 @@
+/**
+ * QUIC server endpoint: one UDP socket, routing of datagrams to connections by
+ * destination connection id, accept with optional stateless retry, version
+ * negotiation, and connection-id issuance for migration.
+ */
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { CidTable, cidKey, isLongHeader, shortHeaderDcidKey } from './cid-table.js';
+import { connCounters, QuicConn } from './connection.js';
+import { Endpoint, syncLookup } from './endpoint.js';
+import {
+  CID_LEN,
+  DEFAULT_ALPN,
+  loadTls,
+  MAX_DATAGRAM,
+  type NativeConfig,
+  type NativeHostPort,
+  type NativeSendInfo,
+  quiche,
+  serverConfig,
+} from './native.js';
+import { RetryTokens } from './retry-token.js';
+import type {
+  CloseInfo,
+  HostPort,
+  QuicServer,
+  QuicServerOptions,
+  StreamConnection,
+  TransportCounters,
+} from './types.js';
+
+const DEFAULT_HWM = 1024 * 1024;
+const DEFAULT_IDLE_MS = 30_000;
+/** Transport error CONNECTION_REFUSED. */
+const CONNECTION_REFUSED = 0x2;
+/** Spare connection ids handed to each client (for migration). */
+const SPARE_CIDS = 2;
+
+function randomResetToken(): bigint {
+  return BigInt(`0x${randomBytes(16).toString('hex')}`);
+}
+
+class ServerEndpoint extends Endpoint implements QuicServer {
+  onConnection: ((conn: StreamConnection) => void) | null = null;
+  private socket: dgram.Socket | null = null;
+  private local: NativeHostPort = { host: '', port: 0 };
+  private readonly table = new CidTable<QuicConn>();
+  private readonly conns = new Set<QuicConn>();
+  private readonly config: NativeConfig;
+  private readonly tokens: RetryTokens | null;
+  private readonly hwm: number;
+  private readonly maxConnections: number;
+  private readonly refuseCode: number;
+  private closing = false;
+  private readonly done: TransportCounters = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    packetsLost: 0,
+    rttMs: 0,
+  };
+
+  constructor(private readonly opts: QuicServerOptions) {
+    super();
+    this.config = serverConfig({
+      tls: loadTls(opts.tls),
+      alpn: opts.alpn ?? DEFAULT_ALPN,
+      idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+    });
+    this.tokens = opts.retry ? new RetryTokens() : null;
+    this.hwm = opts.highWaterMark ?? DEFAULT_HWM;
+    this.maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
+    this.refuseCode = opts.refuseCode ?? CONNECTION_REFUSED;
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  listen(): Promise<HostPort> {
+    if (this.socket !== null) return Promise.reject(new Error('already listening'));
+    const socket = dgram.createSocket({
+      type: isIPv6(this.opts.host) ? 'udp6' : 'udp4',
+      lookup: syncLookup as never,
+      recvBufferSize: 4 * 1024 * 1024,
+      sendBufferSize: 4 * 1024 * 1024,
+    });
+    this.socket = socket;
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ port: this.opts.port, address: this.opts.host }, () => {
+        socket.off('error', reject);
+        socket.on('error', () => {
+          // Per-datagram send errors (e.g. ICMP unreachable) are not fatal.
+        });
+        socket.on('message', this.onMessage);
+        const a = socket.address();
+        this.local = { host: a.address, port: a.port };
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  async close(code = 0, reason = ''): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const c of this.conns) c.forceClose(code, reason, c.established);
+    this.flushNow();
+    this.stopTimer();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    for (const c of this.conns) this.finalized(c);
+  }
+
+  counters(): TransportCounters {
+    const t = { ...this.done };
+    let rtt = 0;
+    let n = 0;
+    for (const c of this.conns) {
+      const k = connCounters(c.q);
+      t.packetsSent += k.packetsSent;
+      t.packetsReceived += k.packetsReceived;
+      t.bytesSent += k.bytesSent;
+      t.bytesReceived += k.bytesReceived;
+      t.packetsLost += k.packetsLost;
+      rtt += k.rttMs;
+      n++;
+    }
+    t.rttMs = n > 0 ? rtt / n : 0;
+    return t;
+  }
+
+  protected transmit(buf: Buffer, off: number, len: number, info: NativeSendInfo): void {
+    this.socket?.send(buf, off, len, info.to.port, info.to.host);
+  }
+
+  protected sendQueuesIdle(): boolean {
+    return this.socket === null || this.socket.getSendQueueCount() === 0;
+  }
+
+  private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    try {
+      const key = shortHeaderDcidKey(msg, CID_LEN);
+      if (key !== null) {
+        const c = this.table.get(key);
+        if (c !== undefined) c.recv(msg, rinfo.address, rinfo.port, this.local);
+        return;
+      }
+      if (!isLongHeader(msg)) return;
+      this.onLongHeader(msg, rinfo);
+    } catch {
+      // Garbage must never take the server down.
+    }
+  };
+
+  private onLongHeader(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg.length < 7) return;
+    const version = msg.readUInt32BE(1);
+    if (version !== 0 && !quiche.versionIsSupported(version)) {
+      this.negotiateVersion(msg, rinfo);
+      return;
+    }
+    let hdr: ReturnType<typeof quiche.Header.fromSlice>;
+    try {
+      hdr = quiche.Header.fromSlice(msg, CID_LEN);
+    } catch {
+      return;
+    }
+    const c = this.table.getCid(hdr.dcid);
+    if (c !== undefined) {
+      c.recv(msg, rinfo.address, rinfo.port, this.local);
+      return;
+    }
+    if (hdr.ty !== quiche.Type.Initial || this.closing || this.socket === null) return;
+    // RFC 9000 14.1: a client Initial comes in a datagram of at least 1200 bytes.
+    if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return;
+    let odcid: Buffer | null = null;
+    let scid: Buffer;
+    if (this.tokens !== null) {
+      const token = hdr.token;
+      if (token === undefined || token.length === 0) {
+        const newScid = randomBytes(CID_LEN);
+        const tok = this.tokens.mint(rinfo.address, rinfo.port, hdr.dcid);
+        const out = Buffer.allocUnsafe(MAX_DATAGRAM);
+        const n = quiche.retry(hdr.scid, hdr.dcid, newScid, tok, hdr.version, out);
+        this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+        return;
+      }
+      odcid = this.tokens.validate(token, rinfo.address, rinfo.port);
+      if (odcid === null || hdr.dcid.length !== CID_LEN) return;
+      scid = Buffer.from(hdr.dcid);
+    } else {
+      scid = randomBytes(CID_LEN);
+    }
+    const remote = { host: rinfo.address, port: rinfo.port };
+    const q = quiche.Connection.accept(scid, odcid, this.local, remote, this.config);
+    const conn = new QuicConn(this, q, {
+      id: Buffer.from(odcid ?? hdr.dcid).toString('hex'),
+      remote,
+      isServer: true,
+      highWaterMark: this.hwm,
+    });
+    this.conns.add(conn);
+    conn.cidKeys.push(this.table.add(scid, conn));
+    // Until it learns our id the client addresses us by its own initial dcid.
+    if (odcid === null) conn.cidKeys.push(this.table.add(hdr.dcid, conn));
+    conn.recv(msg, rinfo.address, rinfo.port, this.local);
+    if (this.conns.size > this.maxConnections) conn.forceClose(this.refuseCode, 'server busy', false);
+  }
+
+  private negotiateVersion(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN || this.socket === null) return;
+    const dcidLen = msg[5]!;
+    if (dcidLen > 255 || msg.length < 6 + dcidLen + 1) return;
+    const dcid = msg.subarray(6, 6 + dcidLen);
+    const scidLen = msg[6 + dcidLen]!;
+    if (msg.length < 7 + dcidLen + scidLen) return;
+    const scid = msg.subarray(7 + dcidLen, 7 + dcidLen + scidLen);
+    const out = Buffer.allocUnsafe(MAX_DATAGRAM);
+    const n = quiche.negotiateVersion(scid, dcid, out);
+    this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+  }
+
+  established(conn: QuicConn): void {
+    this.issueCids(conn);
+  }
+
+  private issueCids(conn: QuicConn): void {
+    const q = conn.q;
+    let spare = 0;
+    while (spare < SPARE_CIDS && q.sourceCidsLeft() > 0) {
+      const cid = randomBytes(CID_LEN);
+      try {
+        q.newSourceCid(cid, randomResetToken(), false);
+      } catch {
+        return;
+      }
+      conn.cidKeys.push(this.table.add(cid, conn));
+      spare++;
+    }
+  }
+
+  maintainPaths(conn: QuicConn): void {
+    if (!conn.pathCheck && conn.migrations === 0) return;
+    const q = conn.q;
+    conn.pathCheck = false;
+    for (let ev = q.pathEventNext(); ev != null; ev = q.pathEventNext()) {
+      if (ev.type === 'PeerMigrated') conn.migrated(ev.new);
+    }
+    let retired = false;
+    for (let cid = q.retiredScidNext(); cid != null; cid = q.retiredScidNext()) {
+      const key = cidKey(cid);
+      this.table.delete(key, conn);
+      const i = conn.cidKeys.indexOf(key);
+      if (i >= 0) conn.cidKeys.splice(i, 1);
+      retired = true;
+    }
+    if (retired) this.issueCids(conn);
+  }
+
+  sessionOpened(conn: QuicConn): void {
+    if (this.closing) {
+      conn.forceClose(0, 'server closing');
+      return;
+    }
+    this.onConnection?.(conn);
+  }
+
+  connClosed(_conn: QuicConn, _info: CloseInfo): void {}
+
+  finalized(conn: QuicConn): void {
+    if (!this.conns.delete(conn)) return;
+    for (const key of conn.cidKeys) this.table.delete(key, conn);
+    conn.cidKeys.length = 0;
+    this.removeTimer(conn);
+    try {
+      const k = connCounters(conn.q);
+      this.done.packetsSent += k.packetsSent;
+      this.done.packetsReceived += k.packetsReceived;
+      this.done.bytesSent += k.bytesSent;
+      this.done.bytesReceived += k.bytesReceived;
+      this.done.packetsLost += k.packetsLost;
+    } catch {
+      // stats unavailable
+    }
+  }
+}
+
+export function createQuicServer(opts: QuicServerOptions): QuicServer {
+  return new ServerEndpoint(opts);
+}
