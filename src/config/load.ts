@@ -127,7 +127,8 @@ function coerceHostList(v: unknown): string[] {
   else if (Array.isArray(v)) items = v;
   else throw new ValueError(`${show(v)} is not a list of "host:port"`);
   return items.map((item, i) => {
-    if (typeof item !== 'string') throw new ValueError(`item ${i + 1}: ${show(item)} is not a "host:port" string`);
+    if (typeof item !== 'string')
+      throw new ValueError(`item ${i + 1}: ${show(item)} is not a "host:port" string`);
     return checkAddr(item.trim(), true);
   });
 }
@@ -177,7 +178,8 @@ function coerce(spec: FieldSpec, v: unknown): unknown {
     }
     case 'subject': {
       const t = asText(v, 'a subject prefix');
-      if (!SUBJECT.test(t)) throw new ValueError(`${show(t)} must be dot-separated tokens of A-Z a-z 0-9 _ -`);
+      if (!SUBJECT.test(t))
+        throw new ValueError(`${show(t)} must be dot-separated tokens of A-Z a-z 0-9 _ -`);
       return t;
     }
     case 'natsUrl': {
@@ -312,10 +314,18 @@ function applyYamlText(cfg: GatewayConfig, text: string, source: string): void {
 export function validateConfig(cfg: GatewayConfig): void {
   const { server, auth, nats, backup } = cfg;
   if (server.certFile !== '' && server.keyFile === '') {
-    fail('server.key_file', 'required when server.cert_file is set (or leave both empty for self-signed)', '');
+    fail(
+      'server.key_file',
+      'required when server.cert_file is set (or leave both empty for self-signed)',
+      '',
+    );
   }
   if (server.keyFile !== '' && server.certFile === '') {
-    fail('server.cert_file', 'required when server.key_file is set (or leave both empty for self-signed)', '');
+    fail(
+      'server.cert_file',
+      'required when server.key_file is set (or leave both empty for self-signed)',
+      '',
+    );
   }
   if (auth.mode === 'jwt' && auth.jwtSecret === '') {
     fail('auth.jwt_secret', 'required when auth.mode is "jwt"', '');
@@ -369,7 +379,9 @@ const FLAG_FIELDS = FIELDS.filter((s) => s.flag !== undefined);
 export const CONFIG_FLAG_OPTIONS = {
   config: { type: 'string', short: 'c' },
   set: { type: 'string', multiple: true },
-  ...Object.fromEntries(FLAG_FIELDS.map((s) => [s.flag!, { type: s.kind === 'bool' ? 'boolean' : 'string' }])),
+  ...Object.fromEntries(
+    FLAG_FIELDS.map((s) => [s.flag!, { type: s.kind === 'bool' ? 'boolean' : 'string' }]),
+  ),
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 const LONG_NAMES = new Set(Object.keys(CONFIG_FLAG_OPTIONS));
@@ -406,7 +418,12 @@ function parseFlags(argv: readonly string[], allowUnknown: boolean): ParsedFlags
     const e = err as Error & { code?: string };
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       const flag = /'([^']+)'/.exec(e.message)?.[1] ?? '';
-      throw new ConfigError(`config: unknown flag ${flag || e.message.split('\n')[0]}; any key can be set with --set key.path=value`);
+      const name = flag.replace(/^-+/, '');
+      const near = [...LONG_NAMES].find((n) => name.length > 2 && distance(name, n) <= 2);
+      const hint = near ? `did you mean --${near}? ` : '';
+      throw new ConfigError(
+        `config: unknown flag ${flag || e.message.split('\n')[0]}; ${hint}any key can be set with --set key.path=value`,
+      );
     }
     throw new ConfigError(`config: ${e.message.split('\n')[0]}`);
   }

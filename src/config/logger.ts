@@ -66,7 +66,8 @@ export function createLogger(log: LogConfig, opts: CreateLoggerOptions = {}): Lo
   const file = resolve(log.file);
   const name = basename(file);
   // Classical logrotate mode calls the generator with the rotation index (null/0 = current).
-  const generator = (index: number | Date | null) => (typeof index === 'number' && index > 0 ? `${name}.${index}` : name);
+  const generator = (index: number | Date | null) =>
+    typeof index === 'number' && index > 0 ? `${name}.${index}` : name;
   const stream = createStream(generator as (time: number | Date) => string, {
     path: dirname(file),
     size: `${log.maxSizeMb}M`,

@@ -139,7 +139,10 @@ export const DEFAULT_ROUTES: Readonly<Record<string, ServiceName>> = Object.free
 });
 
 /** The service an action goes to: overrides first, then DEFAULT_ROUTES, else business. */
-export function serviceForAction(action: string, routes: Readonly<Record<string, ServiceName>> = {}): ServiceName {
+export function serviceForAction(
+  action: string,
+  routes: Readonly<Record<string, ServiceName>> = {},
+): ServiceName {
   if (Object.hasOwn(routes, action)) return routes[action]!;
   if (Object.hasOwn(DEFAULT_ROUTES, action)) return DEFAULT_ROUTES[action]!;
   return 'business';
@@ -234,7 +237,8 @@ export function parseAddr(addr: string, opts: { requireHost?: boolean } = {}): P
   let portText: string;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
-    if (close < 0 || text[close + 1] !== ':') throw new AddrError(`${shown} is not an address (${ADDR_HINT})`);
+    if (close < 0 || text[close + 1] !== ':')
+      throw new AddrError(`${shown} is not an address (${ADDR_HINT})`);
     host = text.slice(1, close);
     portText = text.slice(close + 2);
     if (!isIPv6(host)) throw new AddrError(`${shown}: "${host}" is not an IPv6 address`);
@@ -251,7 +255,8 @@ export function parseAddr(addr: string, opts: { requireHost?: boolean } = {}): P
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new AddrError(`${shown}: port must be a number 0..65535`);
   }
-  if (opts.requireHost && host === '') throw new AddrError(`${shown}: a host is required (e.g. "localhost:8081")`);
+  if (opts.requireHost && host === '')
+    throw new AddrError(`${shown}: a host is required (e.g. "localhost:8081")`);
   return { host, port: Number(portText) };
 }
 
@@ -319,148 +324,357 @@ export const FIELDS: readonly FieldSpec[] = [
     aliases: ['GATESVR_QUIC_ADDR'],
     flag: 'quic-addr',
   }),
-  f('server.http_addr', ['server', 'httpAddr'], 'addr', 'HTTP listen address: /health, /live, /stats, admin API.', {
-    aliases: ['GATESVR_HTTP_ADDR'],
-    flag: 'http-addr',
-  }),
-  f('server.grpc_addr', ['server', 'grpcAddr'], 'addr', 'gRPC GatewayService listen address (pushes from upstreams).', {
-    aliases: ['GATESVR_GRPC_ADDR'],
-    flag: 'grpc-addr',
-  }),
+  f(
+    'server.http_addr',
+    ['server', 'httpAddr'],
+    'addr',
+    'HTTP listen address: /health, /live, /stats, admin API.',
+    {
+      aliases: ['GATESVR_HTTP_ADDR'],
+      flag: 'http-addr',
+    },
+  ),
+  f(
+    'server.grpc_addr',
+    ['server', 'grpcAddr'],
+    'addr',
+    'gRPC GatewayService listen address (pushes from upstreams).',
+    {
+      aliases: ['GATESVR_GRPC_ADDR'],
+      flag: 'grpc-addr',
+    },
+  ),
   f('server.metrics_addr', ['server', 'metricsAddr'], 'addr', 'Prometheus /metrics listen address.', {
     aliases: ['GATESVR_METRICS_ADDR'],
     flag: 'metrics-addr',
   }),
-  f('server.cert_file', ['server', 'certFile'], 'path', 'TLS certificate (PEM). Empty with key_file empty = self-signed at start.', {
-    aliases: ['GATESVR_CERT_FILE'],
-    flag: 'cert-file',
-  }),
+  f(
+    'server.cert_file',
+    ['server', 'certFile'],
+    'path',
+    'TLS certificate (PEM). Empty with key_file empty = self-signed at start.',
+    {
+      aliases: ['GATESVR_CERT_FILE'],
+      flag: 'cert-file',
+    },
+  ),
   f('server.key_file', ['server', 'keyFile'], 'path', 'TLS private key (PEM) matching cert_file.', {
     aliases: ['GATESVR_KEY_FILE'],
     flag: 'key-file',
   }),
-  f('server.session_timeout', ['server', 'sessionTimeoutMs'], 'duration', 'A session with no frame for this long is closed.', {
-    min: 1000,
-    max: 7 * DAY,
-  }),
-  f('server.ack_timeout', ['server', 'ackTimeoutMs'], 'duration', 'Unacknowledged reliable pushes are resent after this.', {
-    min: 10,
-    max: DAY,
-  }),
-  f('server.max_retries', ['server', 'maxRetries'], 'int', 'Resends of a reliable push before the connection is given up.', {
-    min: 0,
-    max: 100,
-  }),
-  f('server.resume_window', ['server', 'resumeWindowMs'], 'duration', 'How long a detached session stays resumable.', {
-    min: 0,
-    max: 7 * DAY,
-  }),
-  f('server.start_timeout', ['server', 'startTimeoutMs'], 'duration', 'The first frame (START) must arrive within this.', {
-    min: 10,
-    max: 10 * 60_000,
-  }),
-  f('server.max_queue', ['server', 'maxQueue'], 'int', 'Per-session limit of unacknowledged reliable pushes.', {
-    min: 1,
-    max: 10_000_000,
-  }),
-  f('server.max_frame_bytes', ['server', 'maxFrameBytes'], 'int', 'Largest frame payload accepted or sent (bytes).', {
-    min: 16,
-    max: 256 * 1_048_576,
-  }),
-  f('server.heartbeat_interval', ['server', 'heartbeatIntervalMs'], 'duration', 'Heartbeat interval suggested to clients in START_RESP (sent in whole seconds).', {
-    min: 1000,
-    max: DAY,
-  }),
+  f(
+    'server.session_timeout',
+    ['server', 'sessionTimeoutMs'],
+    'duration',
+    'A session with no frame for this long is closed.',
+    {
+      min: 1000,
+      max: 7 * DAY,
+    },
+  ),
+  f(
+    'server.ack_timeout',
+    ['server', 'ackTimeoutMs'],
+    'duration',
+    'Unacknowledged reliable pushes are resent after this.',
+    {
+      min: 10,
+      max: DAY,
+    },
+  ),
+  f(
+    'server.max_retries',
+    ['server', 'maxRetries'],
+    'int',
+    'Resends of a reliable push before the connection is given up.',
+    {
+      min: 0,
+      max: 100,
+    },
+  ),
+  f(
+    'server.resume_window',
+    ['server', 'resumeWindowMs'],
+    'duration',
+    'How long a detached session stays resumable.',
+    {
+      min: 0,
+      max: 7 * DAY,
+    },
+  ),
+  f(
+    'server.start_timeout',
+    ['server', 'startTimeoutMs'],
+    'duration',
+    'The first frame (START) must arrive within this.',
+    {
+      min: 10,
+      max: 10 * 60_000,
+    },
+  ),
+  f(
+    'server.max_queue',
+    ['server', 'maxQueue'],
+    'int',
+    'Per-session limit of unacknowledged reliable pushes.',
+    {
+      min: 1,
+      max: 10_000_000,
+    },
+  ),
+  f(
+    'server.max_frame_bytes',
+    ['server', 'maxFrameBytes'],
+    'int',
+    'Largest frame payload accepted or sent (bytes).',
+    {
+      min: 16,
+      max: 256 * 1_048_576,
+    },
+  ),
+  f(
+    'server.heartbeat_interval',
+    ['server', 'heartbeatIntervalMs'],
+    'duration',
+    'Heartbeat interval suggested to clients in START_RESP (sent in whole seconds).',
+    {
+      min: 1000,
+      max: DAY,
+    },
+  ),
   f('server.idle_timeout', ['server', 'idleTimeoutMs'], 'duration', 'QUIC idle timeout of a connection.', {
     min: 100,
     max: DAY,
   }),
-  f('server.drain_timeout', ['server', 'drainTimeoutMs'], 'duration', 'Graceful drain limit on SIGTERM/SIGINT.', {
-    min: 0,
-    max: 10 * 60_000,
-  }),
+  f(
+    'server.drain_timeout',
+    ['server', 'drainTimeoutMs'],
+    'duration',
+    'Graceful drain limit on SIGTERM/SIGINT.',
+    {
+      min: 0,
+      max: 10 * 60_000,
+    },
+  ),
   // upstream_services
-  f('upstream_services.hello', ['upstreamServices', 'hello'], 'hostList', 'Hello service targets; empty = in-process demo.'),
-  f('upstream_services.business', ['upstreamServices', 'business'], 'hostList', 'Business service targets; empty = in-process demo.'),
-  f('upstream_services.zone', ['upstreamServices', 'zone'], 'hostList', 'Zone service targets; empty = in-process demo.'),
-  f('upstream_services.routes', ['upstreamServices', 'routes'], 'routes', 'Overrides of the action -> service table (values: hello, business, zone).'),
+  f(
+    'upstream_services.hello',
+    ['upstreamServices', 'hello'],
+    'hostList',
+    'Hello service targets; empty = in-process demo.',
+  ),
+  f(
+    'upstream_services.business',
+    ['upstreamServices', 'business'],
+    'hostList',
+    'Business service targets; empty = in-process demo.',
+  ),
+  f(
+    'upstream_services.zone',
+    ['upstreamServices', 'zone'],
+    'hostList',
+    'Zone service targets; empty = in-process demo.',
+  ),
+  f(
+    'upstream_services.routes',
+    ['upstreamServices', 'routes'],
+    'routes',
+    'Overrides of the action -> service table (values: hello, business, zone).',
+  ),
   // overload_protection
-  f('overload_protection.enabled', ['overloadProtection', 'enabled'], 'bool', 'Turns all overload limits on or off.'),
-  f('overload_protection.max_connections', ['overloadProtection', 'maxConnections'], 'int', 'Concurrent client connections; more are refused.', {
-    min: 1,
-    max: 10_000_000,
-  }),
-  f('overload_protection.connection_warning_threshold', ['overloadProtection', 'connectionWarningThreshold'], 'int', 'Connections at which a warning is logged.', {
-    min: 0,
-    max: 10_000_000,
-  }),
-  f('overload_protection.max_qps', ['overloadProtection', 'maxQps'], 'int', 'Gateway-wide requests per second (averaged over qps_window_seconds).', {
-    min: 1,
-    max: MAX_INT,
-  }),
-  f('overload_protection.qps_warning_threshold', ['overloadProtection', 'qpsWarningThreshold'], 'int', 'QPS at which a warning is logged.', {
-    min: 0,
-    max: MAX_INT,
-  }),
-  f('overload_protection.qps_window_seconds', ['overloadProtection', 'qpsWindowSeconds'], 'int', 'Sliding window for the QPS limit, in seconds.', {
-    min: 1,
-    max: 3600,
-  }),
-  f('overload_protection.max_session_qps', ['overloadProtection', 'maxSessionQps'], 'int', 'Requests per second allowed to one session.', {
-    min: 1,
-    max: MAX_INT,
-  }),
-  f('overload_protection.max_upstream_concurrent', ['overloadProtection', 'maxUpstreamConcurrent'], 'int', 'Upstream calls in flight at once.', {
-    min: 1,
-    max: 1_000_000,
-  }),
-  f('overload_protection.upstream_warning_threshold', ['overloadProtection', 'upstreamWarningThreshold'], 'int', 'In-flight upstream calls at which a warning is logged.', {
-    min: 0,
-    max: 1_000_000,
-  }),
-  f('overload_protection.max_upstream_queue', ['overloadProtection', 'maxUpstreamQueue'], 'int', 'Upstream calls waiting for a slot; more are refused.', {
-    min: 0,
-    max: 10_000_000,
-  }),
-  f('overload_protection.upstream_timeout', ['overloadProtection', 'upstreamTimeoutMs'], 'duration', 'Deadline of one upstream call.', {
-    min: 10,
-    max: 10 * 60_000,
-  }),
+  f(
+    'overload_protection.enabled',
+    ['overloadProtection', 'enabled'],
+    'bool',
+    'Turns all overload limits on or off.',
+  ),
+  f(
+    'overload_protection.max_connections',
+    ['overloadProtection', 'maxConnections'],
+    'int',
+    'Concurrent client connections; more are refused.',
+    {
+      min: 1,
+      max: 10_000_000,
+    },
+  ),
+  f(
+    'overload_protection.connection_warning_threshold',
+    ['overloadProtection', 'connectionWarningThreshold'],
+    'int',
+    'Connections at which a warning is logged.',
+    {
+      min: 0,
+      max: 10_000_000,
+    },
+  ),
+  f(
+    'overload_protection.max_qps',
+    ['overloadProtection', 'maxQps'],
+    'int',
+    'Gateway-wide requests per second (averaged over qps_window_seconds).',
+    {
+      min: 1,
+      max: MAX_INT,
+    },
+  ),
+  f(
+    'overload_protection.qps_warning_threshold',
+    ['overloadProtection', 'qpsWarningThreshold'],
+    'int',
+    'QPS at which a warning is logged.',
+    {
+      min: 0,
+      max: MAX_INT,
+    },
+  ),
+  f(
+    'overload_protection.qps_window_seconds',
+    ['overloadProtection', 'qpsWindowSeconds'],
+    'int',
+    'Sliding window for the QPS limit, in seconds.',
+    {
+      min: 1,
+      max: 3600,
+    },
+  ),
+  f(
+    'overload_protection.max_session_qps',
+    ['overloadProtection', 'maxSessionQps'],
+    'int',
+    'Requests per second allowed to one session.',
+    {
+      min: 1,
+      max: MAX_INT,
+    },
+  ),
+  f(
+    'overload_protection.max_upstream_concurrent',
+    ['overloadProtection', 'maxUpstreamConcurrent'],
+    'int',
+    'Upstream calls in flight at once.',
+    {
+      min: 1,
+      max: 1_000_000,
+    },
+  ),
+  f(
+    'overload_protection.upstream_warning_threshold',
+    ['overloadProtection', 'upstreamWarningThreshold'],
+    'int',
+    'In-flight upstream calls at which a warning is logged.',
+    {
+      min: 0,
+      max: 1_000_000,
+    },
+  ),
+  f(
+    'overload_protection.max_upstream_queue',
+    ['overloadProtection', 'maxUpstreamQueue'],
+    'int',
+    'Upstream calls waiting for a slot; more are refused.',
+    {
+      min: 0,
+      max: 10_000_000,
+    },
+  ),
+  f(
+    'overload_protection.upstream_timeout',
+    ['overloadProtection', 'upstreamTimeoutMs'],
+    'duration',
+    'Deadline of one upstream call.',
+    {
+      min: 10,
+      max: 10 * 60_000,
+    },
+  ),
   // auth
-  f('auth.mode', ['auth', 'mode'], 'enum', 'START authentication: none, or jwt (HS256, sub = openid, exp required).', {
-    values: ['none', 'jwt'],
-    flag: 'auth-mode',
-  }),
-  f('auth.jwt_secret', ['auth', 'jwtSecret'], 'secret', 'HS256 key (UTF-8 bytes); required when mode is jwt.'),
+  f(
+    'auth.mode',
+    ['auth', 'mode'],
+    'enum',
+    'START authentication: none, or jwt (HS256, sub = openid, exp required).',
+    {
+      values: ['none', 'jwt'],
+      flag: 'auth-mode',
+    },
+  ),
+  f(
+    'auth.jwt_secret',
+    ['auth', 'jwtSecret'],
+    'secret',
+    'HS256 key (UTF-8 bytes); required when mode is jwt.',
+  ),
   // nats
-  f('nats.url', ['nats', 'url'], 'natsUrl', 'NATS server URL(s), comma separated; empty = in-process event log.', {
-    flag: 'nats-url',
-  }),
+  f(
+    'nats.url',
+    ['nats', 'url'],
+    'natsUrl',
+    'NATS server URL(s), comma separated; empty = in-process event log.',
+    {
+      flag: 'nats-url',
+    },
+  ),
   f('nats.stream', ['nats', 'stream'], 'name', 'JetStream stream name for session events.'),
-  f('nats.subject_prefix', ['nats', 'subjectPrefix'], 'subject', 'Prefix of every NATS subject the gateway uses.'),
+  f(
+    'nats.subject_prefix',
+    ['nats', 'subjectPrefix'],
+    'subject',
+    'Prefix of every NATS subject the gateway uses.',
+  ),
   // backup
-  f('backup.enabled', ['backup', 'enabled'], 'bool', 'Primary/backup pair through NATS (requires nats.url).', {
-    flag: 'backup',
-  }),
+  f(
+    'backup.enabled',
+    ['backup', 'enabled'],
+    'bool',
+    'Primary/backup pair through NATS (requires nats.url).',
+    {
+      flag: 'backup',
+    },
+  ),
   f('backup.mode', ['backup', 'mode'], 'enum', 'Role at start: primary or backup.', {
     values: ['primary', 'backup'],
     flag: 'backup-mode',
   }),
   f('backup.server_id', ['backup', 'serverId'], 'name', 'Unique id of this gateway.', { flag: 'server-id' }),
-  f('backup.heartbeat.interval', ['backup', 'heartbeat', 'intervalMs'], 'duration', 'Lease renewal / heartbeat interval.', {
-    min: 10,
-    max: 10 * 60_000,
-  }),
-  f('backup.heartbeat.timeout', ['backup', 'heartbeat', 'timeoutMs'], 'duration', 'Lease lapses after this; the backup then takes over.', {
-    min: 20,
-    max: 60 * 60_000,
-  }),
-  f('backup.heartbeat.peer_addr', ['backup', 'heartbeat', 'peerAddr'], 'string', 'Seed compatibility; unused (the lease lives in NATS).', {
-    compat: true,
-  }),
-  f('backup.sync.peer_addr', ['backup', 'sync', 'peerAddr'], 'string', 'Seed compatibility; unused (events flow through NATS).', {
-    compat: true,
-  }),
+  f(
+    'backup.heartbeat.interval',
+    ['backup', 'heartbeat', 'intervalMs'],
+    'duration',
+    'Lease renewal / heartbeat interval.',
+    {
+      min: 10,
+      max: 10 * 60_000,
+    },
+  ),
+  f(
+    'backup.heartbeat.timeout',
+    ['backup', 'heartbeat', 'timeoutMs'],
+    'duration',
+    'Lease lapses after this; the backup then takes over.',
+    {
+      min: 20,
+      max: 60 * 60_000,
+    },
+  ),
+  f(
+    'backup.heartbeat.peer_addr',
+    ['backup', 'heartbeat', 'peerAddr'],
+    'string',
+    'Seed compatibility; unused (the lease lives in NATS).',
+    {
+      compat: true,
+    },
+  ),
+  f(
+    'backup.sync.peer_addr',
+    ['backup', 'sync', 'peerAddr'],
+    'string',
+    'Seed compatibility; unused (events flow through NATS).',
+    {
+      compat: true,
+    },
+  ),
   f('backup.sync.batch_size', ['backup', 'sync', 'batchSize'], 'int', 'Seed compatibility; unused.', {
     min: 1,
     max: 1_000_000,
@@ -482,10 +696,21 @@ export const FIELDS: readonly FieldSpec[] = [
     flag: 'log-level',
   }),
   f('log.file', ['log', 'file'], 'path', 'Log file; empty = JSON lines on stdout.', { flag: 'log-file' }),
-  f('log.max_size_mb', ['log', 'maxSizeMb'], 'int', 'Rotate the log file at this size (MB).', { min: 1, max: 10_240 }),
-  f('log.max_files', ['log', 'maxFiles'], 'int', 'Rotated files kept (file.1 .. file.N).', { min: 1, max: 1000 }),
+  f('log.max_size_mb', ['log', 'maxSizeMb'], 'int', 'Rotate the log file at this size (MB).', {
+    min: 1,
+    max: 10_240,
+  }),
+  f('log.max_files', ['log', 'maxFiles'], 'int', 'Rotated files kept (file.1 .. file.N).', {
+    min: 1,
+    max: 1000,
+  }),
   // admin
-  f('admin.token', ['admin', 'token'], 'secret', 'Bearer token required by the admin API; empty = none required.'),
+  f(
+    'admin.token',
+    ['admin', 'token'],
+    'secret',
+    'Bearer token required by the admin API; empty = none required.',
+  ),
   f('admin.loopback_only', ['admin', 'loopbackOnly'], 'bool', 'Admin API answers only loopback clients.'),
   // inspector
   f('inspector.enabled', ['inspector', 'enabled'], 'bool', 'Session-machine inspector (debugging aid).'),
@@ -495,16 +720,28 @@ export const FIELDS: readonly FieldSpec[] = [
     max: 100_000,
     compat: true,
   }),
-  f('async.max_queue_size', ['async', 'maxQueueSize'], 'int', 'Seed compatibility; see overload_protection.max_upstream_queue.', {
-    min: 0,
-    max: 100_000_000,
-    compat: true,
-  }),
-  f('async.task_timeout', ['async', 'taskTimeoutMs'], 'duration', 'Seed compatibility; see overload_protection.upstream_timeout.', {
-    min: 0,
-    max: DAY,
-    compat: true,
-  }),
+  f(
+    'async.max_queue_size',
+    ['async', 'maxQueueSize'],
+    'int',
+    'Seed compatibility; see overload_protection.max_upstream_queue.',
+    {
+      min: 0,
+      max: 100_000_000,
+      compat: true,
+    },
+  ),
+  f(
+    'async.task_timeout',
+    ['async', 'taskTimeoutMs'],
+    'duration',
+    'Seed compatibility; see overload_protection.upstream_timeout.',
+    {
+      min: 0,
+      max: DAY,
+      compat: true,
+    },
+  ),
 ];
 
 export const FIELD_BY_PATH: ReadonlyMap<string, FieldSpec> = new Map(FIELDS.map((s) => [s.path, s]));

@@ -41,8 +41,16 @@ export async function ensureTls(
 ): Promise<TlsMaterial> {
   const { certFile, keyFile } = cfg.server;
   if (certFile !== '' || keyFile !== '') {
-    if (certFile === '') throw new ConfigError('config: server.cert_file: required when server.key_file is set', 'server.cert_file');
-    if (keyFile === '') throw new ConfigError('config: server.key_file: required when server.cert_file is set', 'server.key_file');
+    if (certFile === '')
+      throw new ConfigError(
+        'config: server.cert_file: required when server.key_file is set',
+        'server.cert_file',
+      );
+    if (keyFile === '')
+      throw new ConfigError(
+        'config: server.key_file: required when server.cert_file is set',
+        'server.key_file',
+      );
     return readConfigured(certFile, keyFile);
   }
   return makeSelfSigned(cfg.server.quicAddr, opts);

@@ -54,7 +54,11 @@ export interface DemoUpstreams {
 }
 
 type Reply = Partial<UpstreamResponse>;
-type Action = (req: UpstreamRequest, service: DemoServiceName) => Reply | Promise<Reply>;
+type Action = (
+  req: UpstreamRequest,
+  service: DemoServiceName,
+  call?: grpc.ServerUnaryCall<UpstreamRequest, Reply>,
+) => Reply | Promise<Reply>;
 
 const MAX_SLEEP_MS = 60_000;
 const MAX_BIG_BYTES = 64 * 1024 * 1024;
@@ -125,9 +129,16 @@ const zoneActions: Record<string, Action> = {
 };
 
 const commonActions: Record<string, Action> = {
-  sleep(req, _service) {
+  sleep(req, service, call) {
     const ms = Math.min(MAX_SLEEP_MS, Math.max(0, Number(req.params?.['ms'] ?? 0) || 0));
-    return new Promise((resolve) => setTimeout(() => resolve(echo(req, _service)), ms));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(echo(req, service)), ms);
+      // The caller gave up (deadline, cancel): stop waiting, nobody reads the answer.
+      call?.once('cancelled', () => {
+        clearTimeout(timer);
+        resolve(echo(req, service));
+      });
+    });
   },
   fail(req) {
     const name = (req.params?.['status'] ?? 'INTERNAL').toUpperCase();
@@ -183,11 +194,11 @@ export async function startDemoUpstreams(opts: DemoUpstreamsOptions = {}): Promi
     const own = serviceActions[service];
     const box = { address: '' };
     server.addService(UpstreamServiceDefinition, {
-      ProcessRequest: unaryHandler<UpstreamRequest, Reply>(async (req) => {
+      ProcessRequest: unaryHandler<UpstreamRequest, Reply>(async (req, call) => {
         record({ service, address: box.address, request: req });
         const name = (req.action ?? '').toLowerCase();
         const action = own.get(name) ?? common.get(name) ?? echo;
-        const reply = await action(req, service);
+        const reply = await action(req, service, call);
         return { ...reply, clientSeqId: req.clientSeqId ?? 0 };
       }),
       GetStatus: unaryHandler<StatusRequest, Partial<StatusResponse>>(() => ({

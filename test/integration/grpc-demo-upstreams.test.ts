@@ -62,9 +62,7 @@ describe('demo upstreams', { timeout: 60_000 }, () => {
     const client = new UpstreamServiceClient(demo.addresses.zone[0]!, grpc.credentials.createInsecure());
     try {
       const st = await new Promise<StatusResponse>((resolve, reject) =>
-        client.getStatus({ serviceName: 'zone' }, (err: grpc.ServiceError | null, res?: StatusResponse) =>
-          err ? reject(err) : resolve(res!),
-        ),
+        client.getStatus({ serviceName: 'zone' }, (err, res) => (err ? reject(err) : resolve(res!))),
       );
       assert.equal(st.status, 'ok');
       assert.equal(st.metadata['service'], 'zone');

@@ -7,14 +7,9 @@ import type {
   UnicastPushRequest,
 } from '../../src/protocol/messages.js';
 import { type PushApi, startGatewayServer } from '../../src/transport/grpc/gateway-server.js';
-import { GatewayServiceClient } from '../../src/transport/grpc/service-defs.js';
+import { GatewayServiceClient, type UnaryMethod } from '../../src/transport/grpc/service-defs.js';
 
-type Cb<T> = (err: grpc.ServiceError | null, res?: T) => void;
-
-function unary<Req, Res>(
-  method: (req: Req, opts: grpc.CallOptions, cb: Cb<Res>) => unknown,
-  req: Req,
-): Promise<Res> {
+function unary<Req, Res>(method: UnaryMethod<Req, Res>, req: Partial<Req>): Promise<Res> {
   return new Promise((resolve, reject) => {
     method(req, { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res!)));
   });

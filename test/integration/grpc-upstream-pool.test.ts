@@ -58,7 +58,8 @@ describe('upstream pool over loopback gRPC', { timeout: 60_000 }, () => {
       ['buy', 'business'],
     ] as const) {
       const before = demo.received.length;
-      const params = action === 'calculate' ? { op: 'mul', a: '6', b: '7' } : { zone: '3' };
+      const params: Record<string, string> =
+        action === 'calculate' ? { op: 'mul', a: '6', b: '7' } : { zone: '3' };
       const res = await pool.call(routes.serviceFor(action), request(action, params, 'x'), CALL_MS);
       assert.equal(res.code, 0);
       assert.equal(res.clientSeqId, 7);

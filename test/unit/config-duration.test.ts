@@ -25,11 +25,15 @@ describe('parseDuration', () => {
     for (const bad of ['3x', '', 's', '5 m', '-1s', '1d', '1s2', 'ms', true, null, {}, [], -5, Number.NaN]) {
       assert.throws(
         () => parseDuration(bad),
-        (err: unknown) => err instanceof DurationError && /is not a duration \(use e\.g\. "500ms", "30s", "5m"\)/.test(err.message),
+        (err: unknown) =>
+          err instanceof DurationError &&
+          /is not a duration \(use e\.g\. "500ms", "30s", "5m"\)/.test(err.message),
         `input ${String(bad)}`,
       );
     }
-    assert.throws(() => parseDuration('3x'), { message: '"3x" is not a duration (use e.g. "500ms", "30s", "5m")' });
+    assert.throws(() => parseDuration('3x'), {
+      message: '"3x" is not a duration (use e.g. "500ms", "30s", "5m")',
+    });
   });
 
   it('formats back to the shortest string', () => {

@@ -30,7 +30,10 @@ function yamlFile(text: string): string {
 function assertConfigError(fn: () => unknown, key: string, pattern?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.ok(err.message.startsWith(`config: ${key}: `), `message ${JSON.stringify(err.message)} should name ${key}`);
+    assert.ok(
+      err.message.startsWith(`config: ${key}: `),
+      `message ${JSON.stringify(err.message)} should name ${key}`,
+    );
     assert.ok(!err.message.includes('\n'), 'message is one line');
     assert.equal(err.key, key);
     if (pattern) assert.match(err.message, pattern);
@@ -142,7 +145,10 @@ backup:
     const file = yamlFile('server:\n  max_retries: 7\n');
     assert.equal(loadConfig({ argv: [], env: { GATESVR_CONFIG: file } }).server.maxRetries, 7);
     const other = yamlFile('server:\n  max_retries: 8\n');
-    assert.equal(loadConfig({ argv: ['--config', other], env: { GATESVR_CONFIG: file } }).server.maxRetries, 8);
+    assert.equal(
+      loadConfig({ argv: ['--config', other], env: { GATESVR_CONFIG: file } }).server.maxRetries,
+      8,
+    );
   });
 
   it('flags beat env, --set beats named flags', () => {
@@ -205,11 +211,19 @@ backup:
   });
 
   it('unknown flags are errors unless allowed', () => {
-    assert.throws(() => loadConfig({ argv: ['--nope'], env: {} }), (e: unknown) => {
-      return e instanceof ConfigError && /^config: unknown flag --nope;/.test(e.message);
-    });
-    assert.equal(loadConfig({ argv: ['--nope', '--max-retries=1'], env: {}, allowUnknownFlags: true }).server.maxRetries, 3);
-    assert.ok('quic-addr' in CONFIG_FLAG_OPTIONS && 'set' in CONFIG_FLAG_OPTIONS && 'config' in CONFIG_FLAG_OPTIONS);
+    assert.throws(
+      () => loadConfig({ argv: ['--nope'], env: {} }),
+      (e: unknown) => {
+        return e instanceof ConfigError && /^config: unknown flag --nope;/.test(e.message);
+      },
+    );
+    assert.equal(
+      loadConfig({ argv: ['--nope', '--max-retries=1'], env: {}, allowUnknownFlags: true }).server.maxRetries,
+      3,
+    );
+    assert.ok(
+      'quic-addr' in CONFIG_FLAG_OPTIONS && 'set' in CONFIG_FLAG_OPTIONS && 'config' in CONFIG_FLAG_OPTIONS,
+    );
   });
 });
 
@@ -225,7 +239,11 @@ describe('validation errors name the key', () => {
       'server.session_timeout',
       /from env GATESVR_SERVER_SESSION_TIMEOUT/,
     );
-    assertConfigError(() => configFromObject({ server: { ack_timeout: '1ms' } }), 'server.ack_timeout', /minimum 10ms/);
+    assertConfigError(
+      () => configFromObject({ server: { ack_timeout: '1ms' } }),
+      'server.ack_timeout',
+      /minimum 10ms/,
+    );
   });
 
   it('unknown keys, with a suggestion', () => {
@@ -236,36 +254,75 @@ describe('validation errors name the key', () => {
       /unknown key; did you mean "server\.ack_timeout"\? \(in .*c\d+\.yaml\)$/,
     );
     assertConfigError(() => configFromObject({ metrics: { addr: ':1' } }), 'metrics', /unknown key/);
-    assertConfigError(() => configFromObject({ backup: { heartbeat: { every: '1s' } } }), 'backup.heartbeat.every');
-    assertConfigError(() => loadConfig({ argv: ['--set', 'server.nope=1'], env: {} }), 'server.nope', /from --set/);
+    assertConfigError(
+      () => configFromObject({ backup: { heartbeat: { every: '1s' } } }),
+      'backup.heartbeat.every',
+    );
+    assertConfigError(
+      () => loadConfig({ argv: ['--set', 'server.nope=1'], env: {} }),
+      'server.nope',
+      /from --set/,
+    );
     assertConfigError(() => configFromObject({ server: ':8453' }), 'server', /expected a mapping/);
   });
 
   it('bad ports and addresses', () => {
-    assertConfigError(() => configFromObject({ server: { quic_addr: ':70000' } }), 'server.quic_addr', /0\.\.65535/);
+    assertConfigError(
+      () => configFromObject({ server: { quic_addr: ':70000' } }),
+      'server.quic_addr',
+      /0\.\.65535/,
+    );
     assertConfigError(() => configFromObject({ server: { http_addr: '8080' } }), 'server.http_addr');
-    assertConfigError(() => configFromObject({ server: { grpc_addr: 8092 } }), 'server.grpc_addr', /quote it/);
-    assertConfigError(() => loadConfig({ argv: ['--metrics-addr', ':x'], env: {} }), 'server.metrics_addr', /--metrics-addr/);
-    assertConfigError(() => configFromObject({ upstream_services: { zone: ['localhost:0'] } }), 'upstream_services.zone');
-    assertConfigError(() => configFromObject({ upstream_services: { zone: [':8083'] } }), 'upstream_services.zone');
+    assertConfigError(
+      () => configFromObject({ server: { grpc_addr: 8092 } }),
+      'server.grpc_addr',
+      /quote it/,
+    );
+    assertConfigError(
+      () => loadConfig({ argv: ['--metrics-addr', ':x'], env: {} }),
+      'server.metrics_addr',
+      /--metrics-addr/,
+    );
+    assertConfigError(
+      () => configFromObject({ upstream_services: { zone: ['localhost:0'] } }),
+      'upstream_services.zone',
+    );
+    assertConfigError(
+      () => configFromObject({ upstream_services: { zone: [':8083'] } }),
+      'upstream_services.zone',
+    );
   });
 
   it('jwt without a secret, backup without NATS', () => {
-    assertConfigError(() => configFromObject({ auth: { mode: 'jwt' } }), 'auth.jwt_secret', /required when auth\.mode is "jwt"/);
+    assertConfigError(
+      () => configFromObject({ auth: { mode: 'jwt' } }),
+      'auth.jwt_secret',
+      /required when auth\.mode is "jwt"/,
+    );
     assertConfigError(() => loadConfig({ argv: ['--auth-mode', 'jwt'], env: {} }), 'auth.jwt_secret');
     assertConfigError(() => configFromObject({ backup: { enabled: true } }), 'nats.url', /backup\.enabled/);
   });
 
   it('types, ranges, enums and cross-field rules', () => {
-    assertConfigError(() => configFromObject({ server: { max_retries: 'three' } }), 'server.max_retries', /whole number/);
+    assertConfigError(
+      () => configFromObject({ server: { max_retries: 'three' } }),
+      'server.max_retries',
+      /whole number/,
+    );
     assertConfigError(() => configFromObject({ server: { max_retries: 1.5 } }), 'server.max_retries');
     assertConfigError(() => configFromObject({ server: { max_queue: 0 } }), 'server.max_queue', /minimum 1/);
-    assertConfigError(() => configFromObject({ overload_protection: { enabled: 'maybe' } }), 'overload_protection.enabled');
+    assertConfigError(
+      () => configFromObject({ overload_protection: { enabled: 'maybe' } }),
+      'overload_protection.enabled',
+    );
     assertConfigError(() => configFromObject({ auth: { mode: 'oauth' } }), 'auth.mode', /none, jwt/);
     assertConfigError(() => configFromObject({ log: { level: 'loud' } }), 'log.level');
     assertConfigError(() => configFromObject({ nats: { url: 'http://x' } }), 'nats.url');
     assertConfigError(() => configFromObject({ nats: { stream: 'a.b' } }), 'nats.stream');
-    assertConfigError(() => configFromObject({ upstream_services: { routes: { echo: 'nowhere' } } }), 'upstream_services.routes');
+    assertConfigError(
+      () => configFromObject({ upstream_services: { routes: { echo: 'nowhere' } } }),
+      'upstream_services.routes',
+    );
     assertConfigError(() => configFromObject({ server: { cert_file: 'a.pem' } }), 'server.key_file');
     assertConfigError(
       () => configFromObject({ backup: { heartbeat: { interval: '5s', timeout: '2s' } } }),
@@ -283,16 +340,21 @@ describe('validation errors name the key', () => {
   it('YAML syntax errors and missing files are one line', () => {
     assert.throws(
       () => loadConfig({ argv: ['--config', yamlFile('server:\n  a: 1\n   b: 2\n')], env: {} }),
-      (e: unknown) => e instanceof ConfigError && /YAML error at line \d+/.test(e.message) && !e.message.includes('\n'),
+      (e: unknown) =>
+        e instanceof ConfigError && /YAML error at line \d+/.test(e.message) && !e.message.includes('\n'),
     );
     assert.throws(
-      () => loadConfig({ argv: ['--config', yamlFile('server:\n  max_retries: 1\n  max_retries: 2\n')], env: {} }),
+      () =>
+        loadConfig({
+          argv: ['--config', yamlFile('server:\n  max_retries: 1\n  max_retries: 2\n')],
+          env: {},
+        }),
       /Map keys must be unique/,
     );
-    assert.throws(
-      () => loadConfig({ argv: ['--config', join(tmp, 'missing.yaml')], env: {} }),
-      { name: 'ConfigError', message: /^config: cannot read config file ".*missing\.yaml": no such file$/ },
-    );
+    assert.throws(() => loadConfig({ argv: ['--config', join(tmp, 'missing.yaml')], env: {} }), {
+      name: 'ConfigError',
+      message: /^config: cannot read config file ".*missing\.yaml": no such file$/,
+    });
   });
 });
 
@@ -321,7 +383,14 @@ describe('shipped files', () => {
     assert.equal(c.backup.mode, 'primary');
     assert.deepEqual(c.upstreamServices.hello, ['localhost:8081']);
     const b = loadConfig({
-      argv: ['--config', join(root, 'config/example-cluster.yaml'), '--backup-mode', 'backup', '--server-id', 'gate-002'],
+      argv: [
+        '--config',
+        join(root, 'config/example-cluster.yaml'),
+        '--backup-mode',
+        'backup',
+        '--server-id',
+        'gate-002',
+      ],
       env: {},
     });
     assert.equal(b.backup.mode, 'backup');

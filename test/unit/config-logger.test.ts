@@ -61,11 +61,17 @@ describe('createLogger', () => {
 
   it('GATESVR_LOG_LEVEL applies to a hand-made LogConfig; silent is allowed', () => {
     const out = capture();
-    const log = createLogger(defaultConfig().log, { env: { GATESVR_LOG_LEVEL: 'silent' }, destination: out.stream });
+    const log = createLogger(defaultConfig().log, {
+      env: { GATESVR_LOG_LEVEL: 'silent' },
+      destination: out.stream,
+    });
     log.error('nope');
     assert.equal(out.lines().length, 0);
     assert.equal(log.level, 'silent');
-    const dbg = createLogger(defaultConfig().log, { env: { GATESVR_LOG_LEVEL: 'debug' }, destination: capture().stream });
+    const dbg = createLogger(defaultConfig().log, {
+      env: { GATESVR_LOG_LEVEL: 'debug' },
+      destination: capture().stream,
+    });
     assert.equal(dbg.level, 'debug');
   });
 

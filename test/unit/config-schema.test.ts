@@ -16,14 +16,29 @@ describe('parseAddr', () => {
     assert.deepEqual(parseAddr(':8453'), { host: '', port: 8453 });
     assert.deepEqual(parseAddr('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
     assert.deepEqual(parseAddr('localhost:0'), { host: 'localhost', port: 0 });
-    assert.deepEqual(parseAddr('backup-server.example.com:8093'), { host: 'backup-server.example.com', port: 8093 });
+    assert.deepEqual(parseAddr('backup-server.example.com:8093'), {
+      host: 'backup-server.example.com',
+      port: 8093,
+    });
     assert.deepEqual(parseAddr('[::1]:9090'), { host: '::1', port: 9090 });
     assert.deepEqual(parseAddr('[::]:65535'), { host: '::', port: 65535 });
     assert.deepEqual(parseAddr('0.0.0.0:1'), { host: '0.0.0.0', port: 1 });
   });
 
   it('rejects bad addresses', () => {
-    for (const bad of ['8453', ':', ':65536', ':-1', 'host:', 'host:abc', '::1:80', '[::1]80', '[zz]:80', 'a b:80', '']) {
+    for (const bad of [
+      '8453',
+      ':',
+      ':65536',
+      ':-1',
+      'host:',
+      'host:abc',
+      '::1:80',
+      '[::1]80',
+      '[zz]:80',
+      'a b:80',
+      '',
+    ]) {
       assert.throws(() => parseAddr(bad), AddrError, bad);
     }
     assert.throws(() => parseAddr(':8081', { requireHost: true }), /a host is required/);

@@ -64,16 +64,25 @@ describe('ensureTls', () => {
     const other = await ensureTls(defaultConfig());
     dirs.push(dirname(other.certFile));
     cfg.server.keyFile = other.keyFile;
-    await assert.rejects(ensureTls(cfg), (e: unknown) => e instanceof ConfigError && /does not match/.test(e.message));
+    await assert.rejects(
+      ensureTls(cfg),
+      (e: unknown) => e instanceof ConfigError && /does not match/.test(e.message),
+    );
 
     cfg.server.keyFile = join(dir, 'missing.pem');
-    await assert.rejects(ensureTls(cfg), { name: 'ConfigError', message: /^config: server\.key_file: cannot read/ });
+    await assert.rejects(ensureTls(cfg), {
+      name: 'ConfigError',
+      message: /^config: server\.key_file: cannot read/,
+    });
 
     const junk = join(dir, 'junk.pem');
     writeFileSync(junk, 'not a cert');
     cfg.server.certFile = junk;
     cfg.server.keyFile = made.keyFile;
-    await assert.rejects(ensureTls(cfg), { name: 'ConfigError', message: /server\.cert_file: .* is not a PEM certificate/ });
+    await assert.rejects(ensureTls(cfg), {
+      name: 'ConfigError',
+      message: /server\.cert_file: .* is not a PEM certificate/,
+    });
 
     cfg.server.keyFile = '';
     await assert.rejects(ensureTls(cfg), { name: 'ConfigError', message: /server\.key_file: required/ });

@@ -34,7 +34,9 @@ export function pushApiFor(system: Pick<SessionSystem, 'push' | 'broadcast'>): P
         metadata: req.metadata,
       });
       const hint = (req.syncHint ?? 0) as NotifySyncHint;
-      return toResponse(await system.push(target(req.targetType, req.targetId), payload, hint, req.bindClientSeqId ?? 0));
+      return toResponse(
+        await system.push(target(req.targetType, req.targetId), payload, hint, req.bindClientSeqId ?? 0),
+      );
     },
     async batchPush(req): Promise<BatchUnicastPushResponse> {
       const payload = NotifyMessage.encode({
@@ -46,8 +48,18 @@ export function pushApiFor(system: Pick<SessionSystem, 'push' | 'broadcast'>): P
       });
       const results: UnicastResult[] = await Promise.all(
         (req.targets ?? []).map(async (t) => {
-          const r = await system.push(target(t.targetType, t.targetId), payload, NotifySyncHint.IMMEDIATELY, 0);
-          return { targetType: t.targetType, targetId: t.targetId, success: r.ok, errorMessage: r.ok ? '' : `${r.errorCode}: ${r.message}` };
+          const r = await system.push(
+            target(t.targetType, t.targetId),
+            payload,
+            NotifySyncHint.IMMEDIATELY,
+            0,
+          );
+          return {
+            targetType: t.targetType,
+            targetId: t.targetId,
+            success: r.ok,
+            errorMessage: r.ok ? '' : `${r.errorCode}: ${r.message}`,
+          };
         }),
       );
       return { successCount: results.filter((r) => r.success).length, totalCount: results.length, results };

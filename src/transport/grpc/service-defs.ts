@@ -70,13 +70,22 @@ export const GatewayServiceDefinition = {
   BroadcastToClients: unary(GATEWAY_SERVICE_NAME, 'BroadcastToClients', BroadcastRequest, BroadcastResponse),
 } satisfies grpc.ServiceDefinition;
 
-/** Callback-style unary method of a generic client. */
-type UnaryMethod<Req, Res> = (
-  request: Partial<Req>,
-  metadataOrOptions?: grpc.Metadata | grpc.CallOptions,
-  optionsOrCallback?: grpc.CallOptions | grpc.requestCallback<Res>,
-  callback?: grpc.requestCallback<Res>,
-) => grpc.ClientUnaryCall;
+/** Callback-style unary method of a generic client (grpc-js argument forms). */
+export interface UnaryMethod<Req, Res> {
+  (request: Partial<Req>, callback: grpc.requestCallback<Res>): grpc.ClientUnaryCall;
+  (request: Partial<Req>, metadata: grpc.Metadata, callback: grpc.requestCallback<Res>): grpc.ClientUnaryCall;
+  (
+    request: Partial<Req>,
+    options: Partial<grpc.CallOptions>,
+    callback: grpc.requestCallback<Res>,
+  ): grpc.ClientUnaryCall;
+  (
+    request: Partial<Req>,
+    metadata: grpc.Metadata,
+    options: Partial<grpc.CallOptions>,
+    callback: grpc.requestCallback<Res>,
+  ): grpc.ClientUnaryCall;
+}
 
 export interface UpstreamServiceClient extends grpc.Client {
   ProcessRequest: UnaryMethod<UpstreamRequest, UpstreamResponse>;

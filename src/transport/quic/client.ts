@@ -167,11 +167,16 @@ class ClientEndpoint extends Endpoint {
 
   established(conn: QuicConn): void {
     conn.openSession();
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
-    this.connectTimer = null;
-    const s = this.settle;
-    this.settle = null;
-    s?.resolve();
+    // Settle after this flush: a connection refused right after the handshake
+    // must reject rather than hand out an already closed connection.
+    queueMicrotask(() => {
+      if (conn.appClosed) return;
+      if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+      const s = this.settle;
+      this.settle = null;
+      s?.resolve();
+    });
   }
 
   sessionOpened(): void {}

@@ -66,6 +66,7 @@ export class QuicConn implements StreamConnection {
   private needDrain = false;
   private closeReq: { code: number; reason: string } | null = null;
   private closeForced = false;
+  private transportClose = false;
   private closeCalled = false;
   private closeAskedAt = 0;
   private pendingInfo: CloseInfo | null = null;
@@ -113,21 +114,15 @@ export class QuicConn implements StreamConnection {
     this.ep.markDirty(this);
   }
 
-  /** Close now, dropping what flow control has not taken (server shutdown, handshake refusal). */
+  /**
+   * Close now, dropping what flow control has not taken (server shutdown,
+   * handshake refusal). With `isApp` false the close carries a transport code.
+   */
   forceClose(code: number, reason = '', isApp = true): void {
     if (this.appClosed) return;
     if (this.closeReq === null) this.closeReq = { code, reason };
     this.closeForced = true;
-    if (!isApp && !this.closeCalled) {
-      this.closeCalled = true;
-      this.wq.clear();
-      try {
-        this.q.close(false, code, enc.encode(reason));
-      } catch {
-        // already closing
-      }
-      this.pendingInfo ??= { code, isApp: false, byPeer: false, reason: reason || 'local' };
-    }
+    if (!isApp) this.transportClose = true;
     this.ep.markDirty(this);
   }
 
@@ -197,13 +192,14 @@ export class QuicConn implements StreamConnection {
         this.ep.sendAll(this);
         this.closeCalled = true;
         const { code, reason } = this.closeReq;
+        const isApp = !this.transportClose;
         this.wq.clear();
         try {
-          q.close(true, code, enc.encode(reason));
+          q.close(isApp, code, enc.encode(reason));
         } catch {
           // already closed or draining
         }
-        this.pendingInfo ??= { code, isApp: true, byPeer: false, reason: reason || 'local' };
+        this.pendingInfo ??= { code, isApp, byPeer: false, reason: reason || 'local' };
       }
     }
     this.ep.sendAll(this);

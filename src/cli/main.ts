@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+/**
+ * gatesvr: run the gateway (default), the demo upstreams, or a terminal client.
+ *
+ *   gatesvr [--config FILE] [flags]        the gateway (PROTOCOL.md section 7)
+ *   gatesvr demo-upstreams [--host H] [--hello PORT] [--business PORT] [--zone PORT]
+ *   gatesvr client --openid ID [options] <action> [key=value ...]
+ *   gatesvr push --openid ID --content TEXT [--grpc-target HOST:PORT]
+ *   gatesvr token --secret S --openid ID [--ttl 1h]
+ */
+import { ConfigError, loadConfig } from '../config/load.js';
+import { createLogger } from '../config/logger.js';
+import { startGateway } from '../gateway.js';
+import { runClientCommand, runPushCommand, runTokenCommand } from './client-command.js';
+import { runDemoUpstreams } from './demo-command.js';
+
+const USAGE = `usage:
+  gatesvr [--config FILE] [--quic-addr ADDR] [--grpc-addr ADDR] [--http-addr ADDR] [--set key.path=value ...]
+  gatesvr demo-upstreams [--host 127.0.0.1] [--hello 8081] [--business 8082] [--zone 8083]
+  gatesvr client --openid ID [--addr 127.0.0.1:8453] [--token JWT] [--ca FILE | --insecure] [--zone N]
+                 [--listen SECONDS] [--data TEXT] <action> [key=value ...]
+  gatesvr push --openid ID --content TEXT [--grpc-target 127.0.0.1:8092] [--title T] [--msg-type T]
+  gatesvr token --secret SECRET --openid ID [--ttl 1h]
+  gatesvr --help`;
+
+async function runGateway(argv: string[]): Promise<number> {
+  let cfg: ReturnType<typeof loadConfig>;
+  try {
+    cfg = loadConfig({ argv });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger(cfg.log);
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gw = await startGateway(cfg, { logger });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`gatesvr: cannot start: ${msg.split('\n')[0]}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'draining');
+      const deadline = setTimeout(() => {
+        logger.warn({ drainTimeoutMs: cfg.server.drainTimeoutMs }, 'drain deadline passed; exiting');
+        resolve(0);
+      }, cfg.server.drainTimeoutMs);
+      deadline.unref();
+      gw.close().then(
+        () => {
+          clearTimeout(deadline);
+          logger.info({}, 'stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          logger.error({ err: String(err) }, 'error while draining');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'demo-upstreams':
+      return runDemoUpstreams(rest);
+    case 'client':
+      return runClientCommand(rest);
+    case 'push':
+      return runPushCommand(rest);
+    case 'token':
+      return runTokenCommand(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      if (command !== undefined && !command.startsWith('-')) {
+        process.stderr.write(`gatesvr: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+        return 2;
+      }
+      return runGateway(argv);
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Listeners and sockets may hold the loop; a finished command exits.
+    setTimeout(() => process.exit(code), 50).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`gatesvr: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
