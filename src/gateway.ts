@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { EventLog } from './actors/ports.js';
 import { systemClock, type Clock } from './actors/ports.js';
 import { MemoryEventLog } from './actors/memory-event-log.js';
+import { OverloadProtector } from './actors/overload.js';
 import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
 import type { SessionActor } from './actors/session-actor.js';
-import { type Authenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
+import { type Authenticator, guardAuthenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
 import { createLogger } from './config/logger.js';
 import { type GatewayConfig, parseAddr } from './config/schema.js';
 import { ensureTls, type TlsMaterial } from './config/tls.js';
@@ -16,7 +17,7 @@ import { type DemoUpstreams, startDemoUpstreams } from './demo/upstreams.js';
 import { createRoutingTable, HELLO_SERVICE } from './machines/routing.js';
 import type { SessionConfig, SessionEffect } from './machines/session-machine.js';
 import { CloseCode } from './protocol/codes.js';
-import { type Admission, admitAll, ClientListener } from './transport/client-listener.js';
+import { type Admission, ClientListener } from './transport/client-listener.js';
 import { type AsyncProcessor, createAsyncProcessor } from './transport/grpc/async-processor.js';
 import { type GatewayServer, startGatewayServer } from './transport/grpc/gateway-server.js';
 import { pushApiFor } from './transport/grpc/push-adapter.js';
@@ -38,6 +39,7 @@ export interface GatewayOptions {
   /** Replaces the in-process event log (JetStream, tests). */
   eventLog?: EventLog;
   authenticator?: Authenticator;
+  /** Replaces the overload protector built from cfg.overload_protection. */
   admission?: Admission;
   observers?: GatewayObservers;
 }
@@ -52,10 +54,17 @@ export interface Gateway {
   readonly pool: UpstreamPool;
   readonly tls: TlsMaterial;
   readonly demo: DemoUpstreams | null;
+  /** The overload protector (null when `GatewayOptions.admission` replaced it). */
+  readonly overload: OverloadProtector | null;
   /** Bound addresses (ports resolved when 0 was asked). */
   readonly addresses: { quic: HostPort; grpc: HostPort };
   readonly startedAt: number;
-  /** Stop accepting, close every client with SERVER_SHUTDOWN, stop listeners. */
+  /**
+   * Graceful drain, done within server.drain_timeout: refuse new connections (close
+   * 0x12), stop the gRPC push service, close every session's connection with 0x12
+   * after its pending frames are flushed, wait for the connections to finish, then
+   * stop everything.
+   */
   close(): Promise<void>;
 }
 
@@ -73,6 +82,10 @@ export function sessionConfigOf(cfg: GatewayConfig): SessionConfig {
 
 function authenticatorOf(cfg: GatewayConfig): Authenticator {
   return cfg.auth.mode === 'jwt' ? jwtAuthenticator(cfg.auth.jwtSecret) : noAuth;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Bind "host" for listeners: an empty host means every interface. */
@@ -117,10 +130,14 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const pool = createUpstreamPool(services, { logger });
     closers.push(() => pool.close());
     const op = cfg.overloadProtection;
+    const overload = opts.admission ? null : new OverloadProtector({ config: op, logger, now: () => clock.now() });
     const upstream = createAsyncProcessor(pool, {
       maxConcurrent: op.maxUpstreamConcurrent,
       maxQueue: op.maxUpstreamQueue,
-      onWarning: (stats) => logger.warn({ ...stats }, 'upstream queue above warning threshold'),
+      onWarning: (stats) => {
+        logger.warn({ ...stats }, 'upstream queue above warning threshold');
+        overload?.noteWarning('upstream_queue', { queued: stats.queued });
+      },
     });
     closers.push(() => upstream.close());
 
@@ -131,23 +148,31 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       config: sessionConfigOf(cfg),
       route: (a) => routing.serviceFor(a),
       helloService: HELLO_SERVICE,
-      upstream: { call: (service, request, timeoutMs) => upstream.submit(service, request, timeoutMs) },
+      upstream: {
+        call: (service, request, timeoutMs) => {
+          const p = upstream.submit(service, request, timeoutMs);
+          return overload ? overload.trackUpstream(p) : p;
+        },
+      },
       upstreamTimeoutMs: op.upstreamTimeoutMs,
       log: eventLog,
       clock,
       logger,
       observe: observers.onEffect,
-      onLifecycle: observers.onLifecycle,
+      onLifecycle: (event) => {
+        if (event.type === 'ended') overload?.sessionEnded(event.sessionId);
+        observers.onLifecycle?.(event);
+      },
     });
     closers.push(() => system.dispose());
 
     const listener = new ClientListener({
       system,
-      auth: opts.authenticator ?? authenticatorOf(cfg),
+      auth: guardAuthenticator(opts.authenticator ?? authenticatorOf(cfg)),
       maxFrameBytes: cfg.server.maxFrameBytes,
       startTimeoutMs: cfg.server.startTimeoutMs,
       maxBufferedBytes: Math.max(4 * cfg.server.maxFrameBytes, 8 * 1024 * 1024),
-      admission: opts.admission ?? admitAll,
+      admission: opts.admission ?? overload!,
       logger,
       onConnectionChange: observers.onConnectionChange,
       onRequest: observers.onRequest,
@@ -160,7 +185,11 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       tls: { certPem: tls.certPem, keyPem: tls.keyPem },
       idleTimeoutMs: cfg.server.idleTimeoutMs,
     });
-    quic.onConnection = (conn) => listener.accept(conn);
+    let draining = false;
+    quic.onConnection = (conn) => {
+      if (draining) conn.close(CloseCode.SERVER_SHUTDOWN, 'server shutdown');
+      else listener.accept(conn);
+    };
     const quicBound = await quic.listen();
     closers.push(() => quic.close(CloseCode.SERVER_SHUTDOWN, 'server shutdown'));
 
@@ -170,7 +199,12 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       pushApiFor(system),
       logger,
     );
-    closers.push(() => grpcServer.close());
+    let grpcClosed: Promise<void> | null = null;
+    const closeGrpc = (): Promise<void> => {
+      grpcClosed ??= grpcServer.close();
+      return grpcClosed;
+    };
+    closers.push(closeGrpc);
 
     logger.info(
       { quic: `${quicBound.host}:${quicBound.port}`, grpc: grpcServer.port, eventLog: opts.eventLog ? 'custom' : 'in-process' },
@@ -188,12 +222,24 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       pool,
       tls,
       demo,
+      overload,
       addresses: { quic: quicBound, grpc: { host: bindHost(grpcAddr.host), port: grpcServer.port } },
       startedAt,
       close() {
         closing ??= (async () => {
+          // Real time, not `clock`: the drain deadline is about this process, not sessions.
+          const deadline = Date.now() + Math.max(0, cfg.server.drainTimeoutMs - 500);
+          draining = true;
+          logger.info({ sessions: system.size, connections: listener.connectionCount }, 'draining');
+          // No new pushes: producers get UNAVAILABLE and retry elsewhere; calls in flight finish.
+          await Promise.race([closeGrpc(), sleep(Math.max(0, deadline - Date.now()) / 2)]);
+          // Every attached session's connection closes with 0x12 once its queued frames are flushed.
           system.shutdown();
           listener.closeUnbound(CloseCode.SERVER_SHUTDOWN, 'server shutdown');
+          while (quic.connectionCount > 0 && Date.now() < deadline) await sleep(20);
+          if (quic.connectionCount > 0) {
+            logger.warn({ connections: quic.connectionCount }, 'drain deadline: closing the remaining connections');
+          }
           await closeAll();
         })();
         return closing;

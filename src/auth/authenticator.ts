@@ -13,6 +13,8 @@ export interface Authenticator {
 }
 
 export const MAX_OPENID_BYTES = 128;
+/** Longer tokens are refused before any parsing (hostile input costs nothing). */
+export const MAX_TOKEN_BYTES = 8192;
 
 export const noAuth: Authenticator = { mode: 'none', verify: () => ({ ok: true }) };
 
@@ -23,6 +25,7 @@ export function jwtAuthenticator(secret: string, leewaySeconds = 30): Authentica
     mode: 'jwt',
     async verify(openid, token) {
       if (!token) return { ok: false, reason: 'missing auth_token' };
+      if (token.length > MAX_TOKEN_BYTES) return { ok: false, reason: 'token too long' };
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: ['HS256'],
@@ -38,6 +41,32 @@ export function jwtAuthenticator(secret: string, leewaySeconds = 30): Authentica
         if (err instanceof errors.JWTClaimValidationFailed) return { ok: false, reason: `token claim invalid: ${err.claim}` };
         return { ok: false, reason: 'malformed token' };
       }
+    },
+  };
+}
+
+/**
+ * Wraps a (custom) authenticator so that it can neither throw nor leak the token:
+ * a throw becomes a refusal, a reason that quotes the token has it redacted, and a
+ * reason is capped in length (it is logged and sent to the client).
+ */
+export function guardAuthenticator(inner: Authenticator): Authenticator {
+  const clean = (reason: string, token: string): string => {
+    let r = String(reason || 'unauthenticated');
+    if (token.length >= 8) r = r.split(token).join('[redacted]');
+    return r.length > 200 ? `${r.slice(0, 200)}...` : r;
+  };
+  return {
+    mode: inner.mode,
+    async verify(openid, token) {
+      let result: AuthResult;
+      try {
+        result = await inner.verify(openid, token);
+      } catch (err) {
+        return { ok: false, reason: clean(`authenticator failed: ${err instanceof Error ? err.message : String(err)}`, token) };
+      }
+      if (result && result.ok === true) return { ok: true };
+      return { ok: false, reason: clean(result ? result.reason : 'unauthenticated', token) };
     },
   };
 }

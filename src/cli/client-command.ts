@@ -5,14 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { GateClient } from '../client/gate-client.js';
+import { PushClient } from '../client/push-client.js';
 import { parseDuration } from '../config/duration.js';
 import { parseAddr } from '../config/schema.js';
 import { GateError } from '../protocol/codes.js';
-import type { UnicastPushRequest, UnicastPushResponse } from '../protocol/messages.js';
-import { GatewayServiceClient } from '../transport/grpc/service-defs.js';
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 const print = (obj: object): void => {
@@ -105,25 +103,14 @@ export async function runPushCommand(args: string[]): Promise<number> {
     strict: true,
   });
   if (!values.openid && !values.session) throw new Error('push: --openid or --session is required');
-  const client = new GatewayServiceClient(values['grpc-target'], grpc.credentials.createInsecure()) as unknown as {
-    PushToClient(
-      req: Partial<UnicastPushRequest>,
-      cb: (err: grpc.ServiceError | null, res: UnicastPushResponse) => void,
-    ): void;
-    close(): void;
-  };
-  const res = await new Promise<UnicastPushResponse>((resolve, reject) =>
-    client.PushToClient(
-      {
-        targetType: values.session ? 'session' : 'openid',
-        targetId: values.session ?? values.openid,
-        msgType: values['msg-type'],
-        title: values.title,
-        content: values.content,
-      },
-      (err, r) => (err ? reject(err) : resolve(r)),
-    ),
-  );
+  const client = new PushClient(values['grpc-target']);
+  const res = await client.push({
+    targetType: values.session ? 'session' : 'openid',
+    targetId: values.session ?? values.openid,
+    msgType: values['msg-type'],
+    title: values.title,
+    content: values.content,
+  });
   client.close();
   print({ event: 'pushed', success: res.success, message: res.message, errorCode: res.errorCode });
   return res.success ? 0 : 1;

@@ -53,6 +53,8 @@ export interface ClientListenerOptions {
 }
 
 let nextLinkId = 1;
+/** Frames a client may pipeline behind START while it is being authenticated. */
+const MAX_EARLY_FRAMES = 256;
 
 export class ClientListener {
   private active = 0;
@@ -190,6 +192,10 @@ class ClientConnection {
         void this.onStart(req);
         return;
       case 'authenticating':
+        if (this.early.length >= MAX_EARLY_FRAMES) {
+          this.close(CloseCode.OVERLOADED, 'too many frames before START_RESP');
+          return;
+        }
         this.early.push(req);
         return;
       case 'bound':

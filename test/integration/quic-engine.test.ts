@@ -453,7 +453,7 @@ async function otherCa(): Promise<{ certPem: string }> {
     join(dir, 'k.pem'),
     '-out',
     join(dir, 'c.pem'),
-  ]);
+  ], { stdio: 'ignore' });
   return { certPem: readFileSync(join(dir, 'c.pem'), 'utf8') };
 }
 

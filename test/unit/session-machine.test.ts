@@ -10,7 +10,7 @@ const ok = (zone?: string) => ({
   code: 0,
   message: 'ok',
   data: new Uint8Array(0),
-  headers: zone ? { zone } : {},
+  headers: (zone ? { zone } : {}) as Record<string, string>,
   clientSeqId: 0,
 });
 

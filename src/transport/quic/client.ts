@@ -24,6 +24,8 @@ const DEFAULT_IDLE_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** How long the previous socket keeps serving the old path after a rebind. */
 const OLD_SOCKET_GRACE_MS = 3000;
+/** Spare connection ids handed to the server (each migration uses one). */
+const SPARE_CIDS = 2;
 
 export type ClientConnection = StreamConnection & {
   /** Move to a new local UDP port (active connection migration). */
@@ -167,6 +169,7 @@ class ClientEndpoint extends Endpoint {
 
   established(conn: QuicConn): void {
     conn.openSession();
+    this.issueCids(conn, SPARE_CIDS);
     // Settle after this flush: a connection refused right after the handshake
     // must reject rather than hand out an already closed connection.
     queueMicrotask(() => {
@@ -184,9 +187,13 @@ class ClientEndpoint extends Endpoint {
   maintainPaths(conn: QuicConn): void {
     if (!conn.pathCheck && this.old.length === 0) return;
     conn.pathCheck = false;
-    for (let ev = conn.q.pathEventNext(); ev != null; ev = conn.q.pathEventNext()) {
+    const q = conn.q;
+    while (q.pathEventNext() != null) {
       // The client moves itself; nothing to report.
     }
+    let retired = false;
+    while (q.retiredScidNext() != null) retired = true;
+    if (retired) this.issueCids(conn, SPARE_CIDS);
   }
 
   private fail(e: Error): void {

@@ -4,7 +4,8 @@
  * deadline across all connections.
  */
 import type { QuicConn } from './connection.js';
-import { MAX_DATAGRAM, type NativeSendInfo } from './native.js';
+import { randomBytes } from 'node:crypto';
+import { CID_LEN, MAX_DATAGRAM, type NativeSendInfo } from './native.js';
 import { TimerHeap } from './timer-heap.js';
 import type { CloseInfo } from './types.js';
 
@@ -38,6 +39,23 @@ export abstract class Endpoint {
   /** Per-flush hook for path events and connection-id upkeep. */
   abstract maintainPaths(conn: QuicConn): void;
 
+  /**
+   * Hand the peer spare connection ids, as a path change needs a fresh id on
+   * each side. `onCid` sees every id issued (for routing).
+   */
+  protected issueCids(conn: QuicConn, spares: number, onCid?: (cid: Buffer) => void): void {
+    const q = conn.q;
+    for (let i = 0; i < spares && q.sourceCidsLeft() > 0; i++) {
+      const cid = randomBytes(CID_LEN);
+      try {
+        q.newSourceCid(cid, BigInt(`0x${randomBytes(16).toString('hex')}`), false);
+      } catch {
+        return;
+      }
+      onCid?.(cid);
+    }
+  }
+
   markDirty(conn: QuicConn): void {
     if (conn.dirty) return;
     conn.dirty = true;
@@ -57,6 +75,7 @@ export abstract class Endpoint {
   flushNow(): void {
     if (this.flushing) return;
     this.flushing = true;
+    let failure: { e: unknown } | undefined;
     try {
       if (this.arenaOff > 0 && !this.sendQueuesIdle()) {
         // Queued datagrams still reference the arena: start a fresh one.
@@ -69,7 +88,13 @@ export abstract class Endpoint {
         for (let i = 0; i < list.length; i++) {
           const c = list[i]!;
           c.dirty = false;
-          c.flush();
+          try {
+            c.flush();
+          } catch (e) {
+            // An application callback threw: finish the turn for every other
+            // connection, then let the error surface as uncaught.
+            failure ??= { e };
+          }
         }
         list.length = 0;
         this.spareList = list;
@@ -78,6 +103,7 @@ export abstract class Endpoint {
       this.flushing = false;
     }
     this.armTimer();
+    if (failure !== undefined) throw failure.e;
   }
 
   /** Drain quiche's outgoing packets for `conn`. */

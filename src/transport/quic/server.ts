@@ -37,10 +37,6 @@ const CONNECTION_REFUSED = 0x2;
 /** Spare connection ids handed to each client (for migration). */
 const SPARE_CIDS = 2;
 
-function randomResetToken(): bigint {
-  return BigInt(`0x${randomBytes(16).toString('hex')}`);
-}
-
 class ServerEndpoint extends Endpoint implements QuicServer {
   onConnection: ((conn: StreamConnection) => void) | null = null;
   private socket: dgram.Socket | null = null;
@@ -225,22 +221,11 @@ class ServerEndpoint extends Endpoint implements QuicServer {
   }
 
   established(conn: QuicConn): void {
-    this.issueCids(conn);
+    this.replenishCids(conn);
   }
 
-  private issueCids(conn: QuicConn): void {
-    const q = conn.q;
-    let spare = 0;
-    while (spare < SPARE_CIDS && q.sourceCidsLeft() > 0) {
-      const cid = randomBytes(CID_LEN);
-      try {
-        q.newSourceCid(cid, randomResetToken(), false);
-      } catch {
-        return;
-      }
-      conn.cidKeys.push(this.table.add(cid, conn));
-      spare++;
-    }
+  private replenishCids(conn: QuicConn): void {
+    this.issueCids(conn, SPARE_CIDS, (cid) => conn.cidKeys.push(this.table.add(cid, conn)));
   }
 
   maintainPaths(conn: QuicConn): void {
@@ -258,7 +243,7 @@ class ServerEndpoint extends Endpoint implements QuicServer {
       if (i >= 0) conn.cidKeys.splice(i, 1);
       retired = true;
     }
-    if (retired) this.issueCids(conn);
+    if (retired) this.replenishCids(conn);
   }
 
   sessionOpened(conn: QuicConn): void {

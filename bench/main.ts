@@ -1,0 +1,51 @@
+/**
+ * Benchmark entry: `npm run bench -- <scenario> [--seconds N]`, or `all`.
+ * Each scenario is a module bench/<name>.ts exporting `run(opts)`; it prints
+ * progress and a table on stderr and one JSON result line on stdout.
+ */
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { progress, type RunOptions } from './lib/report.js';
+
+interface Scenario {
+  run(opts: RunOptions): Promise<void>;
+}
+
+const dir = fileURLToPath(new URL('.', import.meta.url));
+const available = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && f !== 'main.ts' && !f.endsWith('.d.ts'))
+  .map((f) => f.slice(0, -3))
+  .sort();
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const opts: RunOptions = {};
+  const names: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--seconds') opts.seconds = Number(args[++i]);
+    else names.push(a);
+  }
+  if (names.length === 0) {
+    process.stderr.write(`usage: npm run bench -- <${[...available, 'all'].join('|')}> [--seconds N]\n`);
+    process.exit(2);
+  }
+  const todo = names.includes('all') ? available : names;
+  for (const name of todo) {
+    if (!available.includes(name)) {
+      process.stderr.write(`unknown scenario '${name}' (have: ${available.join(', ')}, all)\n`);
+      process.exit(2);
+    }
+    progress(`scenario ${name}`);
+    const mod = (await import(`./${name}.ts`)) as Scenario;
+    await mod.run(opts);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
