@@ -11,8 +11,8 @@ describe('SlidingWindowCounter (pure)', () => {
     assert.equal(w.count(999), 100);
     assert.equal(w.rate(999), 100);
     assert.equal(w.count(1050), 90); // bucket [0,100) left
-    assert.equal(w.count(1500), 50);
-    assert.equal(w.count(1999), 0 + 10 - 10); // only [900,1000) would remain but it left at 1900
+    assert.equal(w.count(1500), 40); // buckets [600,1000) remain (the head bucket is the current one)
+    assert.equal(w.count(1999), 0);
     assert.equal(w.count(5000), 0);
   });
 

@@ -1,0 +1,15 @@
+import { connectQuic, createQuicServer } from '../src/transport/quic/index.js';
+import { makeTestCert } from '../test/helpers/certs.js';
+import { echoFrame } from './lib/frames.js';
+const cert = await makeTestCert();
+const server = createQuicServer({ host: '127.0.0.1', port: 0, tls: cert });
+server.onConnection = (c) => { c.onData = (d) => c.write(d); };
+const { port } = await server.listen();
+const c = await connectQuic({ host: '127.0.0.1', port, caPem: cert.certPem });
+const f = echoFrame(Number(process.argv[2] ?? 64));
+const W = Number(process.argv[3] ?? 1);
+let n = 0; let got = 0;
+c.onData = (d) => { got += d.length; while (got >= f.length) { got -= f.length; n++; c.write(f); } };
+for (let i = 0; i < W; i++) c.write(f);
+const t0 = performance.now(); const u0 = process.cpuUsage();
+setTimeout(() => { const u = process.cpuUsage(u0); const dt = (performance.now() - t0) / 1000; console.log(`${(n / dt).toFixed(0)} msg/s, ${((u.user + u.system) / n).toFixed(1)} µs/msg both sides, pkts`, server.counters().packetsSent + server.counters().packetsReceived, n); process.exit(0); }, 2000);

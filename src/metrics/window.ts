@@ -1,0 +1,86 @@
+/**
+ * Small sliding-window helpers for /performance: a ring of timed latency samples
+ * (percentiles over the last N seconds) and a ring of cumulative-counter
+ * snapshots (rates over the last N seconds). Fixed memory, no timers of their own.
+ */
+
+/** Timed samples in a fixed ring; percentiles over the samples newer than a cutoff. */
+export class LatencyWindow {
+  private readonly at: Float64Array;
+  private readonly value: Float64Array;
+  private next = 0;
+  private filled = 0;
+
+  constructor(readonly capacity = 8192) {
+    this.at = new Float64Array(capacity);
+    this.value = new Float64Array(capacity);
+  }
+
+  add(now: number, value: number): void {
+    this.at[this.next] = now;
+    this.value[this.next] = value;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.filled < this.capacity) this.filled++;
+  }
+
+  /** p50/p90/p99/max/mean of the samples taken at or after `since` (nearest-rank). */
+  summary(since: number): LatencySummary {
+    const picked = new Float64Array(this.filled);
+    let n = 0;
+    for (let i = 0; i < this.filled; i++) {
+      if (this.at[i]! >= since) picked[n++] = this.value[i]!;
+    }
+    if (n === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+    const sorted = picked.subarray(0, n).sort();
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += sorted[i]!;
+    const rank = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]!;
+    return { count: n, p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: sorted[n - 1]!, mean: sum / n };
+  }
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Snapshots of cumulative counters, one per tick; rates between now and about `window` ago. */
+export class RateHistory<K extends string> {
+  private readonly ring: Array<{ t: number; v: Record<K, number> }> = [];
+
+  constructor(
+    private readonly windowMs: number,
+    first: { t: number; v: Record<K, number> },
+  ) {
+    this.ring.push(first);
+  }
+
+  record(t: number, v: Record<K, number>): void {
+    this.ring.push({ t, v });
+    // Keep one snapshot at or beyond the window edge as the base of the rate.
+    while (this.ring.length > 2 && t - this.ring[1]!.t >= this.windowMs) this.ring.shift();
+  }
+
+  /** Per-second rates of every key between the oldest snapshot within the window and `current`. */
+  rates(t: number, current: Record<K, number>): { seconds: number; perSecond: Record<K, number> } {
+    let base = this.ring[0]!;
+    for (const s of this.ring) {
+      if (t - s.t <= this.windowMs) {
+        base = s;
+        break;
+      }
+      base = s;
+    }
+    const seconds = Math.max(0, (t - base.t) / 1000);
+    const perSecond = {} as Record<K, number>;
+    for (const k of Object.keys(current) as K[]) {
+      const d = current[k] - (base.v[k] ?? 0);
+      perSecond[k] = seconds > 0.001 ? Math.max(0, d) / seconds : 0;
+    }
+    return { seconds, perSecond };
+  }
+}
