@@ -30,6 +30,8 @@ const ROWS: Row[] = [
 /** Stock rows stop early after this many messages (they are slow). */
 const STOCK_MSG_CAP = 20_000;
 
+/** Rows for `engine-16k` are informational: 16 KB datagrams only make sense on loopback/jumbo LANs. */
+
 interface Measured {
   impl: ImplName;
   row: string;
@@ -57,7 +59,8 @@ class ServerChild {
     const ready = sc.next();
     child.send({ impl, cert });
     const m = await ready;
-    if (m.type !== 'ready') throw new Error(`server child failed: ${m.type === 'error' ? m.message : m.type}`);
+    if (m.type !== 'ready')
+      throw new Error(`server child failed: ${m.type === 'error' ? m.message : m.type}`);
     return { child: sc, port: m.port };
   }
 
@@ -161,7 +164,12 @@ async function measureEcho(
   };
 }
 
-async function measurePush(impl: ImplName, row: Row, client: BenchClient, server: ServerChild): Promise<Measured> {
+async function measurePush(
+  impl: ImplName,
+  row: Row,
+  client: BenchClient,
+  server: ServerChild,
+): Promise<Measured> {
   const total = row.total!;
   const frames = Math.ceil(total / row.size);
   let got = 0;
@@ -200,7 +208,9 @@ async function runImpl(impl: ImplName, cert: Cert, seconds: number): Promise<Mea
       const clients: BenchClient[] = [];
       for (let i = 0; i < row.conns; i += 10) {
         const n = Math.min(10, row.conns - i);
-        clients.push(...(await Promise.all(Array.from({ length: n }, () => connectClient(impl, port, cert)))));
+        clients.push(
+          ...(await Promise.all(Array.from({ length: n }, () => connectClient(impl, port, cert)))),
+        );
       }
       const m =
         row.kind === 'push'
@@ -234,7 +244,8 @@ export async function run(opts: RunOptions = {}): Promise<void> {
     const e = get('engine', row.name);
     const s = get('stock', row.name);
     const t = get('tls', row.name);
-    for (const m of [e, s, t]) {
+    const j = get('engine-16k', row.name);
+    for (const m of [e, s, t, j]) {
       rows.push([
         m === e ? row.name : '',
         m.impl,
@@ -258,6 +269,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       engineClientCpuUsPerMsg: round(e.clientCpuUs),
       stockServerCpuUsPerMsg: round(s.serverCpuUs),
       tlsServerCpuUsPerMsg: round(t.serverCpuUs),
+      engine16k: round(j.rate),
       enginePacketsPerMsg: e.packetsPerMsg === null ? null : round(e.packetsPerMsg),
     });
   }
@@ -272,7 +284,9 @@ export async function run(opts: RunOptions = {}): Promise<void> {
     baseline: round(baseline),
     unit: 'msgs/s (geomean of echo rows; baseline node:tls)',
     minVsStock: round(Math.min(...summary.map((s) => s.vsStock as number))),
-    minVsTlsEcho: round(Math.min(...summary.filter((s) => s.unit === 'msgs/s').map((s) => s.vsTls as number))),
+    minVsTlsEcho: round(
+      Math.min(...summary.filter((s) => s.unit === 'msgs/s').map((s) => s.vsTls as number)),
+    ),
     rows: summary,
   });
 }

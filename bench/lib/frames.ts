@@ -26,7 +26,10 @@ export class Splitter {
   constructor(private readonly onFrame: (frame: Buffer) => void) {}
 
   push(chunk: Uint8Array): void {
-    let b = this.buf.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.buf, chunk]);
+    let b =
+      this.buf.length === 0
+        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        : Buffer.concat([this.buf, chunk]);
     let off = 0;
     while (b.length - off >= 4) {
       const n = b.readUInt32BE(off);

@@ -6,12 +6,14 @@
  */
 import { webcrypto } from 'node:crypto';
 import tls from 'node:tls';
-import { events as quicEvents, QUICClient, QUICServer, type QUICStream } from '@matrixai/quic';
+import { QUICClient, QUICServer, type QUICStream, events as quicEvents } from '@matrixai/quic';
 import { connectQuic, createQuicServer, type TransportCounters } from '../../src/transport/quic/index.js';
 import { echoFrame, KIND_PUSH, Splitter } from './frames.js';
 
-export type ImplName = 'engine' | 'stock' | 'tls';
-export const IMPLS: ImplName[] = ['engine', 'stock', 'tls'];
+export type ImplName = 'engine' | 'stock' | 'tls' | 'engine-16k';
+export const IMPLS: ImplName[] = ['engine', 'stock', 'tls', 'engine-16k'];
+/** `engine-16k`: the engine with 16 KB datagrams, informational (loopback-only setting). */
+const JUMBO = 16_000;
 
 export interface Cert {
   certPem: string;
@@ -68,8 +70,8 @@ function serverHandler(
 
 // ---------------------------------------------------------------- engine
 
-async function engineServer(cert: Cert): Promise<BenchServer> {
-  const server = createQuicServer({ host: '127.0.0.1', port: 0, tls: cert, alpn: ALPN });
+async function engineServer(cert: Cert, maxUdpPayload?: number): Promise<BenchServer> {
+  const server = createQuicServer({ host: '127.0.0.1', port: 0, tls: cert, alpn: ALPN, maxUdpPayload });
   server.onConnection = (c) => {
     let drain: (() => void) | null = null;
     c.onDrain = () => {
@@ -89,8 +91,8 @@ async function engineServer(cert: Cert): Promise<BenchServer> {
   return { port, counters: () => server.counters(), close: () => server.close() };
 }
 
-async function engineClient(port: number, cert: Cert): Promise<BenchClient> {
-  const c = await connectQuic({ host: '127.0.0.1', port, caPem: cert.certPem, alpn: ALPN });
+async function engineClient(port: number, cert: Cert, maxUdpPayload?: number): Promise<BenchClient> {
+  const c = await connectQuic({ host: '127.0.0.1', port, caPem: cert.certPem, alpn: ALPN, maxUdpPayload });
   const bc: BenchClient = {
     send: (f) => void c.write(f),
     onFrame: () => {},
@@ -144,9 +146,9 @@ async function stockServer(cert: Cert): Promise<BenchServer> {
     crypto: await serverCrypto(),
     config: { key: cert.keyPem, cert: cert.certPem, verifyPeer: false, applicationProtos: ALPN },
   });
-  server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt) => {
+  server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt: Event) => {
     const conn = (evt as quicEvents.EventQUICServerConnection).detail;
-    conn.addEventListener(quicEvents.EventQUICConnectionStream.name, (e) => {
+    conn.addEventListener(quicEvents.EventQUICConnectionStream.name, (e: Event) => {
       const stream = (e as quicEvents.EventQUICConnectionStream).detail;
       const writer = stream.writable.getWriter();
       const feed = serverHandler(
@@ -207,7 +209,13 @@ async function tlsServer(cert: Cert): Promise<BenchServer> {
 }
 
 async function tlsClient(port: number, cert: Cert): Promise<BenchClient> {
-  const sock = tls.connect({ host: '127.0.0.1', port, ca: cert.certPem, servername: 'localhost', ALPNProtocols: ALPN });
+  const sock = tls.connect({
+    host: '127.0.0.1',
+    port,
+    ca: cert.certPem,
+    servername: 'localhost',
+    ALPNProtocols: ALPN,
+  });
   await new Promise<void>((resolve, reject) => {
     sock.once('secureConnect', () => resolve());
     sock.once('error', reject);
@@ -230,13 +238,27 @@ async function tlsClient(port: number, cert: Cert): Promise<BenchClient> {
 }
 
 export function startServer(impl: ImplName, cert: Cert): Promise<BenchServer> {
-  return impl === 'engine' ? engineServer(cert) : impl === 'stock' ? stockServer(cert) : tlsServer(cert);
+  switch (impl) {
+    case 'engine':
+      return engineServer(cert);
+    case 'engine-16k':
+      return engineServer(cert, JUMBO);
+    case 'stock':
+      return stockServer(cert);
+    case 'tls':
+      return tlsServer(cert);
+  }
 }
 
 export function connectClient(impl: ImplName, port: number, cert: Cert): Promise<BenchClient> {
-  return impl === 'engine'
-    ? engineClient(port, cert)
-    : impl === 'stock'
-      ? stockClient(port, cert)
-      : tlsClient(port, cert);
+  switch (impl) {
+    case 'engine':
+      return engineClient(port, cert);
+    case 'engine-16k':
+      return engineClient(port, cert, JUMBO);
+    case 'stock':
+      return stockClient(port, cert);
+    case 'tls':
+      return tlsClient(port, cert);
+  }
 }

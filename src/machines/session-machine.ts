@@ -28,7 +28,10 @@ export interface SessionConfig {
   maxQueue: number;
 }
 
-export type PushResult = { ok: true; seq: number } | { ok: false; errorCode: 'QUEUE_FULL' | 'SESSION_NOT_FOUND'; message: string };
+/** `duplicate`: a push id already accepted (a redelivery); nothing was queued again. */
+export type PushResult =
+  | { ok: true; seq: number; duplicate?: boolean }
+  | { ok: false; errorCode: 'QUEUE_FULL' | 'SESSION_NOT_FOUND' | 'UNAVAILABLE'; message: string };
 
 export type SessionEffect =
   | { type: 'events'; events: SessionEvent[] }
@@ -72,6 +75,8 @@ export type SessionMachineEvent =
       payload: Uint8Array;
       hint: NotifySyncHint;
       bindSeq: number;
+      /** Producer's id of this push (e.g. its NATS message); a repeated id is not queued twice. */
+      pushId?: string;
       reply?: (result: PushResult) => void;
     }
   | { type: 'TICK'; now: number }
@@ -113,9 +118,13 @@ class Outbox {
     applySessionEvent(this.ctx.s, e);
     this.events.push(e);
   }
-  pushFrame(build: (seq: number) => Uint8Array, answers = 0): void {
+  pushFrame(build: (seq: number) => Uint8Array, answers = 0, pid?: string): void {
     const seq = this.ctx.s.queue.nextSeq;
-    this.record({ v: 1, type: 'pushed', seq, frame: build(seq), answers });
+    this.record(
+      pid === undefined
+        ? { v: 1, type: 'pushed', seq, frame: build(seq), answers }
+        : { v: 1, type: 'pushed', seq, frame: build(seq), answers, pid },
+    );
   }
   control(frame: Uint8Array): void {
     this.frames.push(frame);
@@ -298,7 +307,9 @@ export const sessionMachine = setup({
       const e = event as Ev<'PUSH'>;
       const { s, config } = context;
       const out = new Outbox(context);
-      if (room(s, config.maxQueue) <= 0) {
+      if (e.pushId !== undefined && s.pushIds.has(e.pushId)) {
+        if (e.reply) out.after.push({ type: 'reply', reply: e.reply, result: { ok: true, seq: 0, duplicate: true } });
+      } else if (room(s, config.maxQueue) <= 0) {
         if (e.reply) {
           out.after.push({
             type: 'reply',
@@ -308,8 +319,13 @@ export const sessionMachine = setup({
         }
       } else {
         const bound = e.hint !== NotifySyncHint.IMMEDIATELY && e.bindSeq > 0 && s.inflight.has(e.bindSeq);
-        if (bound) out.record({ v: 1, type: 'held', clientSeq: e.bindSeq, hint: e.hint, payload: e.payload });
-        else out.pushFrame((n) => notifyFrame(n, e.payload));
+        if (bound) {
+          out.record(
+            e.pushId === undefined
+              ? { v: 1, type: 'held', clientSeq: e.bindSeq, hint: e.hint, payload: e.payload }
+              : { v: 1, type: 'held', clientSeq: e.bindSeq, hint: e.hint, payload: e.payload, pid: e.pushId },
+          );
+        } else out.pushFrame((n) => notifyFrame(n, e.payload), 0, e.pushId);
         if (e.reply) out.after.push({ type: 'reply', reply: e.reply, result: { ok: true, seq: bound ? 0 : s.queue.lastSeq } });
       }
       flush(out, enqueue, e.now);

@@ -19,15 +19,31 @@ export type SessionEvent =
   | { v: 1; type: 'request_accepted'; clientSeq: number; msgId: number; at: number }
   | { v: 1; type: 'request_done'; clientSeq: number }
   /** A reliable push entered the ordered queue with its seq (answers, errors, notifies). */
-  | { v: 1; type: 'pushed'; seq: number; frame: Uint8Array; answers: number }
+  | { v: 1; type: 'pushed'; seq: number; frame: Uint8Array; answers: number; pid?: string }
   /** A notify accepted and held for an in-flight request (no seq yet). */
-  | { v: 1; type: 'held'; clientSeq: number; hint: NotifySyncHint; payload: Uint8Array }
+  | { v: 1; type: 'held'; clientSeq: number; hint: NotifySyncHint; payload: Uint8Array; pid?: string }
   | { v: 1; type: 'acked'; seq: number }
   | { v: 1; type: 'attached'; at: number; kind: 'new' | 'resume' | 'takeover' }
   | { v: 1; type: 'detached'; at: number }
   | { v: 1; type: 'closed'; at: number; reason: string }
   /** Start of a compacted log: the queue begins after `lastAcked`. */
-  | { v: 1; type: 'rebased'; lastAcked: number; lastClientSeq: number; resumes: number; takeovers: number };
+  | {
+      v: 1;
+      type: 'rebased';
+      lastAcked: number;
+      lastClientSeq: number;
+      resumes: number;
+      takeovers: number;
+      /** Ids of recently accepted producer pushes (de-duplication survives compaction). */
+      pushIds?: string[];
+    };
+
+/**
+ * How many producer push ids a session remembers (`pid` of pushed/held events):
+ * a push redelivered with an id already seen (a NATS message redelivered after a
+ * failover) is acknowledged again without being queued twice.
+ */
+export const PUSH_ID_WINDOW = 256;
 
 export interface InflightRequest {
   msgId: number;
@@ -52,6 +68,18 @@ export interface SessionState {
   closedReason: string;
   resumes: number;
   takeovers: number;
+  /** Recent producer push ids, oldest first (at most PUSH_ID_WINDOW). */
+  pushIds: Set<string>;
+}
+
+function rememberPushId(s: SessionState, pid: string | undefined): void {
+  if (pid === undefined) return;
+  s.pushIds.delete(pid);
+  s.pushIds.add(pid);
+  if (s.pushIds.size > PUSH_ID_WINDOW) {
+    const oldest = s.pushIds.values().next().value;
+    if (oldest !== undefined) s.pushIds.delete(oldest);
+  }
 }
 
 export function emptySessionState(maxQueue: number): SessionState {
@@ -71,6 +99,7 @@ export function emptySessionState(maxQueue: number): SessionState {
     closedReason: '',
     resumes: 0,
     takeovers: 0,
+    pushIds: new Set(),
   };
 }
 
@@ -98,9 +127,11 @@ export function applySessionEvent(s: SessionState, e: SessionEvent): void {
     case 'pushed':
       s.queue.restore(e.seq, e.frame, e.answers);
       if (e.answers > 0) s.answered.set(e.answers, e.seq);
+      rememberPushId(s, e.pid);
       return;
     case 'held':
       s.binder.hold(e.clientSeq, { hint: e.hint, payload: e.payload });
+      rememberPushId(s, e.pid);
       return;
     case 'acked':
       for (const entry of s.queue.ack(e.seq)) {
@@ -129,6 +160,7 @@ export function applySessionEvent(s: SessionState, e: SessionEvent): void {
       s.lastClientSeq = Math.max(s.lastClientSeq, e.lastClientSeq);
       s.resumes = e.resumes;
       s.takeovers = e.takeovers;
+      if (e.pushIds) for (const pid of e.pushIds) rememberPushId(s, pid);
       return;
   }
 }
@@ -147,6 +179,7 @@ export function snapshotEvents(s: SessionState): SessionEvent[] {
     lastClientSeq: s.lastClientSeq,
     resumes: s.resumes,
     takeovers: s.takeovers,
+    ...(s.pushIds.size > 0 ? { pushIds: [...s.pushIds] } : {}),
   });
   for (const [clientSeq, r] of s.inflight) out.push({ v: 1, type: 'request_accepted', clientSeq, msgId: r.msgId, at: r.at });
   for (const e of s.queue.pending()) out.push({ v: 1, type: 'pushed', seq: e.seq, frame: e.frame, answers: e.answers });

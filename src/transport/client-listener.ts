@@ -219,7 +219,8 @@ class ClientConnection {
     const openid = start.openid || req.openid;
     const invalid = validateOpenid(openid);
     if (invalid) {
-      this.refuse(req.msgId, ErrorCode.BAD_REQUEST, invalid, CloseCode.PROTOCOL_ERROR);
+      // Section 4.2 treats every START requirement alike: 401, then close 0x02.
+      this.refuse(req.msgId, ErrorCode.UNAUTHENTICATED, invalid, CloseCode.UNAUTHENTICATED);
       return;
     }
     this.phase = 'authenticating';

@@ -288,7 +288,9 @@ describe('quic engine', () => {
     const si = closed(sc);
     const ci = closed(c);
     // Finish stream 0 from the client, below the public API.
-    const raw = (c as unknown as { q: { streamSend(id: number, d: Uint8Array, fin: boolean): number | null } }).q;
+    const raw = (
+      c as unknown as { q: { streamSend(id: number, d: Uint8Array, fin: boolean): number | null } }
+    ).q;
     raw.streamSend(0, new Uint8Array(0), true);
     c.write(Buffer.from('z')); // any write schedules a flush
     const s = await guard(si, 5000, 'server close');
@@ -435,25 +437,29 @@ async function otherCa(): Promise<{ certPem: string }> {
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'gatesvr-ca-'));
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost',
-    '-keyout',
-    join(dir, 'k.pem'),
-    '-out',
-    join(dir, 'c.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+      '-keyout',
+      join(dir, 'k.pem'),
+      '-out',
+      join(dir, 'c.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   return { certPem: readFileSync(join(dir, 'c.pem'), 'utf8') };
 }
 

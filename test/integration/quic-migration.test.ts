@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { connectQuic, createQuicServer, type HostPort, type StreamConnection } from '../../src/transport/quic/index.js';
+import {
+  connectQuic,
+  createQuicServer,
+  type HostPort,
+  type StreamConnection,
+} from '../../src/transport/quic/index.js';
 import { makeTestCert } from '../helpers/certs.js';
 
 function guard<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

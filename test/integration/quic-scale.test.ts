@@ -38,9 +38,9 @@ test(`${N} concurrent connections each echo once`, { timeout: 60_000 }, async ()
           };
         }),
     );
-    clients.forEach((c, i) => c.write(Buffer.from(`msg-${i}`)));
+    for (const [i, c] of clients.entries()) c.write(Buffer.from(`msg-${i}`));
     const got = await Promise.all(echoes);
-    got.forEach((s, i) => assert.equal(s, `msg-${i}`));
+    for (const [i, s] of got.entries()) assert.equal(s, `msg-${i}`);
     assert.equal(surfaced, N);
     assert.equal(server.connectionCount, N);
     const closes = clients.map(

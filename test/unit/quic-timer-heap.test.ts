@@ -9,7 +9,8 @@ const item = (name: string): Item => ({ name, deadline: 0, heapIndex: -1 });
 
 function drain(h: TimerHeap<Item>): string[] {
   const out: string[] = [];
-  for (let it = h.popDue(Number.POSITIVE_INFINITY); it; it = h.popDue(Number.POSITIVE_INFINITY)) out.push(it.name);
+  for (let it = h.popDue(Number.POSITIVE_INFINITY); it; it = h.popDue(Number.POSITIVE_INFINITY))
+    out.push(it.name);
   return out;
 }
 
@@ -17,7 +18,9 @@ test('pops in deadline order', () => {
   const h = new TimerHeap<Item>();
   const names = ['e', 'a', 'd', 'b', 'c'];
   const deadlines = [50, 10, 40, 20, 30];
-  names.forEach((n, i) => h.set(item(n), deadlines[i]!));
+  names.forEach((n, i) => {
+    h.set(item(n), deadlines[i]!);
+  });
   assert.equal(h.size, 5);
   assert.equal(h.peek()!.name, 'a');
   assert.deepEqual(drain(h), ['a', 'b', 'c', 'd', 'e']);
@@ -52,7 +55,9 @@ test('set moves an existing item earlier and later', () => {
 test('remove from the middle keeps heap order; removing twice is harmless', () => {
   const h = new TimerHeap<Item>();
   const items = Array.from({ length: 20 }, (_, i) => item(String(i)));
-  items.forEach((it, i) => h.set(it, (i * 7919) % 101));
+  items.forEach((it, i) => {
+    h.set(it, (i * 7919) % 101);
+  });
   h.remove(items[3]!);
   h.remove(items[3]!);
   h.remove(items[10]!);

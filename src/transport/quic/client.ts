@@ -11,6 +11,7 @@ import { QuicConn } from './connection.js';
 import { Endpoint, syncLookup } from './endpoint.js';
 import {
   CID_LEN,
+  checkPayload,
   clientConfig,
   DEFAULT_ALPN,
   type NativeHostPort,
@@ -47,7 +48,7 @@ class ClientEndpoint extends Endpoint {
   private settle: { resolve: () => void; reject: (e: Error) => void } | null = null;
 
   constructor(private readonly opts: QuicClientOptions) {
-    super();
+    super(checkPayload(opts.maxUdpPayload));
   }
 
   async open(): Promise<ClientConnection> {
@@ -62,9 +63,16 @@ class ClientEndpoint extends Endpoint {
       idleTimeoutMs: o.idleTimeoutMs ?? DEFAULT_IDLE_MS,
       caPem: o.caPem,
       insecure: o.insecure === true,
+      maxUdpPayload: this.maxDatagram,
     });
     const serverName = o.serverName ?? (family === 0 ? o.host : 'localhost');
-    const q = quiche.Connection.connect(serverName, randomBytes(CID_LEN), this.cur.local, this.remote, config);
+    const q = quiche.Connection.connect(
+      serverName,
+      randomBytes(CID_LEN),
+      this.cur.local,
+      this.remote,
+      config,
+    );
     const conn = new QuicConn(this, q, {
       id: Buffer.from(q.destinationId()).toString('hex'),
       remote: this.remote,

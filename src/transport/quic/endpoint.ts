@@ -3,8 +3,9 @@
  * dirty connections, the packet arena, and one timer for the earliest quiche
  * deadline across all connections.
  */
-import type { QuicConn } from './connection.js';
+
 import { randomBytes } from 'node:crypto';
+import type { QuicConn } from './connection.js';
 import { CID_LEN, MAX_DATAGRAM, type NativeSendInfo } from './native.js';
 import { TimerHeap } from './timer-heap.js';
 import type { CloseInfo } from './types.js';
@@ -23,6 +24,9 @@ export abstract class Endpoint {
   private timerAt = Number.POSITIVE_INFINITY;
   private arena = Buffer.allocUnsafe(ARENA_BYTES);
   private arenaOff = 0;
+
+  /** Largest datagram quiche may write. */
+  constructor(protected readonly maxDatagram: number = MAX_DATAGRAM) {}
 
   /** Put one packet on the wire. */
   protected abstract transmit(buf: Buffer, off: number, len: number, info: NativeSendInfo): void;
@@ -110,14 +114,15 @@ export abstract class Endpoint {
   sendAll(conn: QuicConn): void {
     const q = conn.q;
     for (;;) {
-      if (this.arena.length - this.arenaOff < MAX_DATAGRAM) {
+      const max = this.maxDatagram;
+      if (this.arena.length - this.arenaOff < max) {
         this.arena = Buffer.allocUnsafe(ARENA_BYTES);
         this.arenaOff = 0;
       }
       const off = this.arenaOff;
       let r: [number, NativeSendInfo] | null;
       try {
-        r = q.send(this.arena.subarray(off, off + MAX_DATAGRAM));
+        r = q.send(this.arena.subarray(off, off + max));
       } catch {
         return;
       }

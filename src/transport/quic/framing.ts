@@ -60,7 +60,10 @@ export class FrameDecoder {
    */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.failed) throw this.failed;
-    const data = this.buf.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.buf, chunk]);
+    const data =
+      this.buf.length === 0
+        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        : Buffer.concat([this.buf, chunk]);
     const frames: Uint8Array[] = [];
     let off = 0;
     while (data.length - off >= 4) {

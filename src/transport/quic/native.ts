@@ -19,6 +19,14 @@ export const CID_LEN = 20;
 export const MAX_DATAGRAM = quiche.MAX_DATAGRAM_SIZE;
 export const DEFAULT_ALPN = ['gatesvr/1'];
 
+/** Validate a maxUdpPayload option (default 1350, safe on the internet). */
+export function checkPayload(v: number | undefined): number {
+  if (v === undefined) return MAX_DATAGRAM;
+  if (!Number.isInteger(v) || v < 1200 || v > 65527)
+    throw new RangeError('maxUdpPayload must be 1200..65527');
+  return v;
+}
+
 const SIGALGS = [
   'rsa_pkcs1_sha256',
   'rsa_pkcs1_sha384',
@@ -42,14 +50,16 @@ export function loadTls(tls: TlsFiles | TlsPem): TlsPem {
 interface CommonConfig {
   alpn: string[];
   idleTimeoutMs: number;
+  /** Largest UDP payload sent and accepted. */
+  maxUdpPayload: number;
 }
 
 function tune(cfg: NativeConfig, o: CommonConfig): void {
   cfg.grease(true);
   cfg.setApplicationProtos(o.alpn);
   cfg.setMaxIdleTimeout(o.idleTimeoutMs);
-  cfg.setMaxRecvUdpPayloadSize(MAX_DATAGRAM);
-  cfg.setMaxSendUdpPayloadSize(MAX_DATAGRAM);
+  cfg.setMaxRecvUdpPayloadSize(o.maxUdpPayload);
+  cfg.setMaxSendUdpPayloadSize(o.maxUdpPayload);
   cfg.setInitialMaxData(4 * 1024 * 1024);
   cfg.setInitialMaxStreamDataBidiLocal(1024 * 1024);
   cfg.setInitialMaxStreamDataBidiRemote(1024 * 1024);

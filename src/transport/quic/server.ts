@@ -11,6 +11,7 @@ import { connCounters, QuicConn } from './connection.js';
 import { Endpoint, syncLookup } from './endpoint.js';
 import {
   CID_LEN,
+  checkPayload,
   DEFAULT_ALPN,
   loadTls,
   MAX_DATAGRAM,
@@ -59,11 +60,12 @@ class ServerEndpoint extends Endpoint implements QuicServer {
   };
 
   constructor(private readonly opts: QuicServerOptions) {
-    super();
+    super(checkPayload(opts.maxUdpPayload));
     this.config = serverConfig({
       tls: loadTls(opts.tls),
       alpn: opts.alpn ?? DEFAULT_ALPN,
       idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      maxUdpPayload: this.maxDatagram,
     });
     this.tokens = opts.retry ? new RetryTokens() : null;
     this.hwm = opts.highWaterMark ?? DEFAULT_HWM;

@@ -88,6 +88,11 @@ export interface QuicServerOptions {
   maxConnections?: number;
   /** Transport error code for refused handshakes (default 0x2, CONNECTION_REFUSED). */
   refuseCode?: number;
+  /**
+   * Largest UDP payload to send/accept (default 1350). Larger values cut packet
+   * counts on paths known to carry them (loopback, jumbo-frame LANs) only.
+   */
+  maxUdpPayload?: number;
 }
 
 export interface QuicClientOptions {
@@ -105,6 +110,8 @@ export interface QuicClientOptions {
   highWaterMark?: number;
   /** Handshake deadline in ms. */
   connectTimeoutMs?: number;
+  /** Largest UDP payload to send/accept (default 1350); see QuicServerOptions. */
+  maxUdpPayload?: number;
 }
 
 export interface QuicServer {

@@ -1,0 +1,191 @@
+/**
+ * START authentication over real QUIC (PROTOCOL.md section 4.2): HS256 JWT with
+ * sub = openid and exp; failures answer START_RESP success=false + ERROR 401 and
+ * close 0x02; a resume needs a valid token too; tokens never reach the log.
+ */
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import { GateClient } from '../../src/client/gate-client.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
+import { CloseCode, ErrorCode, GateError, PushType } from '../../src/protocol/codes.js';
+import { StartResponse } from '../../src/protocol/messages.js';
+import { connectClient, login, startTestGateway, testConfig } from '../helpers/gateway.js';
+import { rawConnect } from '../helpers/raw-client.js';
+
+const SECRET = 'integration-secret-4f1b8c2d9e';
+const key = new TextEncoder().encode(SECRET);
+const nowSec = () => Math.floor(Date.now() / 1000);
+const sign = (claims: Record<string, unknown>, alg = 'HS256', k = key) =>
+  new SignJWT(claims).setProtectedHeader({ alg }).sign(k);
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+const logLines: string[] = [];
+const usedTokens: string[] = [];
+let gw: Gateway;
+
+before(async () => {
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(String(chunk));
+      cb();
+    },
+  });
+  const cfg = testConfig({ auth: { mode: 'jwt', jwtSecret: SECRET } });
+  // trace: every log line the gateway can write is captured.
+  gw = await startGateway(cfg, { logger: pino({ level: 'trace' }, sink) });
+});
+after(() => gw.close());
+
+/** START over a raw connection: the START_RESP and the close the gateway sent. */
+async function rawStart(openid: string, token: string) {
+  usedTokens.push(token);
+  const c = await rawConnect(gw);
+  c.start(openid, token);
+  const resp = await c.next((p) => p.type === PushType.START_RESP);
+  const body = StartResponse.decode(resp.payload);
+  if (body.success) {
+    c.conn.close(0, 'test done');
+    return { body, close: null };
+  }
+  return { body, close: await c.closed };
+}
+
+async function refused(openid: string, token: string, reason: RegExp) {
+  const { body, close } = await rawStart(openid, token);
+  assert.equal(body.success, false);
+  assert.equal(body.error?.errorCode, ErrorCode.UNAUTHENTICATED);
+  assert.match(body.error?.errorMessage ?? '', reason);
+  assert.ok(close);
+  assert.equal(close.code, CloseCode.UNAUTHENTICATED);
+  assert.equal(close.isApp, true);
+  assert.equal(close.byPeer, true);
+}
+
+describe('JWT authentication over QUIC', () => {
+  it('a good token starts a session', async () => {
+    const token = await sign({ sub: 'alice', exp: nowSec() + 300 });
+    usedTokens.push(token);
+    const c = await connectClient(gw, 'alice', { authToken: token });
+    await login(c);
+    assert.equal((await c.request('echo', {}, Buffer.from('hi'))).code, 0);
+    c.close();
+  });
+
+  it('expired -> 401 + close 0x02', async () => {
+    await refused('bob', await sign({ sub: 'bob', exp: nowSec() - 300 }), /expired/);
+  });
+
+  it('wrong signature -> 401 + close 0x02', async () => {
+    await refused('bob', await sign({ sub: 'bob', exp: nowSec() + 300 }, 'HS256', new TextEncoder().encode('nope-nope-nope')), /signature/);
+  });
+
+  it('wrong subject -> 401 + close 0x02', async () => {
+    await refused('bob', await sign({ sub: 'mallory', exp: nowSec() + 300 }), /subject/);
+  });
+
+  it('alg none and HS512 -> 401 + close 0x02', async () => {
+    await refused('bob', `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'bob', exp: nowSec() + 300 })}.`, /./);
+    await refused('bob', await sign({ sub: 'bob', exp: nowSec() + 300 }, 'HS512'), /algorithm/);
+    const h = b64({ alg: 'HS256' });
+    const p = b64({ sub: 'bob', exp: nowSec() + 300 });
+    const forged = createHmac('sha512', SECRET).update(`${h}.${p}`).digest('base64url');
+    await refused('bob', `${h}.${p}.${forged}`, /./);
+  });
+
+  it('missing token and missing exp -> 401 + close 0x02', async () => {
+    await refused('bob', '', /missing/);
+    await refused('bob', await sign({ sub: 'bob' }), /exp/);
+  });
+
+  it('an openid over 128 bytes is refused (400, close 0x01) before authentication', async () => {
+    const long = 'x'.repeat(129);
+    const { body, close } = await rawStart(long, await sign({ sub: long, exp: nowSec() + 300 }));
+    assert.equal(body.success, false);
+    assert.equal(body.error?.errorCode, ErrorCode.BAD_REQUEST);
+    assert.equal(close?.code, CloseCode.PROTOCOL_ERROR);
+  });
+
+  it('a resume needs a valid token too', async () => {
+    const good = await sign({ sub: 'carol', exp: nowSec() + 300 });
+    usedTokens.push(good);
+    const c = await connectClient(gw, 'carol', { authToken: good });
+    await login(c);
+    const sessionId = c.sessionId;
+    c.close();
+    await refused('carol', await sign({ sub: 'carol', exp: nowSec() - 300 }), /expired/);
+    await refused('carol', await sign({ sub: 'carol', exp: nowSec() + 300 }, 'HS256', new TextEncoder().encode('x'.repeat(20))), /signature/);
+    // The session survived the refused attempts and resumes with a good token.
+    const again = await GateClient.connect({
+      host: '127.0.0.1',
+      port: gw.addresses.quic.port,
+      openid: 'carol',
+      authToken: good,
+      caPem: gw.tls.certPem,
+      serverName: 'localhost',
+      heartbeat: false,
+    });
+    assert.equal(again.resumed, true);
+    assert.equal(again.sessionId, sessionId);
+    again.close();
+  });
+
+  it('the SDK surfaces a refusal as GateError 401', async () => {
+    const token = await sign({ sub: 'dave', exp: nowSec() - 300 });
+    usedTokens.push(token);
+    await assert.rejects(connectClient(gw, 'dave', { authToken: token }), (err: unknown) => {
+      assert.ok(err instanceof GateError);
+      assert.equal(err.code, ErrorCode.UNAUTHENTICATED);
+      return true;
+    });
+  });
+
+  it('no token ever appears in the log', () => {
+    const log = logLines.join('');
+    assert.ok(logLines.length > 10, 'the log was captured');
+    assert.ok(log.includes('authentication failed'));
+    for (const t of usedTokens) {
+      if (t.length < 8) continue;
+      assert.ok(!log.includes(t), 'a token was logged');
+      // Not even its signature part.
+      const sig = t.split('.')[2];
+      if (sig && sig.length >= 16) assert.ok(!log.includes(sig), 'a token signature was logged');
+    }
+  });
+});
+
+describe('pluggable authenticator', () => {
+  it('GatewayOptions.authenticator decides; a throwing one refuses without leaking the token', async () => {
+    const g = await startTestGateway(
+      {},
+      {
+        authenticator: {
+          mode: 'custom',
+          verify: (openid, token) => {
+            if (token === 'let-me-in') return { ok: true };
+            if (token === 'explode-now') throw new Error(`backend down while checking ${token}`);
+            return { ok: false, reason: `no such user ${openid}` };
+          },
+        },
+      },
+    );
+    try {
+      const ok = await connectClient(g, 'eve', { authToken: 'let-me-in' });
+      ok.close();
+      await assert.rejects(connectClient(g, 'eve', { authToken: 'wrong' }), (e: unknown) => {
+        assert.ok(e instanceof GateError && e.code === ErrorCode.UNAUTHENTICATED && /no such user/.test(e.message));
+        return true;
+      });
+      await assert.rejects(connectClient(g, 'eve', { authToken: 'explode-now' }), (e: unknown) => {
+        assert.ok(e instanceof GateError && e.code === ErrorCode.UNAUTHENTICATED);
+        assert.ok(!e.message.includes('explode-now'), e.message);
+        return true;
+      });
+    } finally {
+      await g.close();
+    }
+  });
+});
