@@ -36,8 +36,19 @@ for (const suite of suites) {
   console.log(`\n# ${suite.name}: ${files.length} files`);
   const res = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${suite.concurrency}`, '--test-reporter=spec', ...files],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, GATESVR_LOG_LEVEL: process.env.GATESVR_LOG_LEVEL ?? 'silent' } },
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${suite.concurrency}`,
+      '--test-reporter=spec',
+      ...files,
+    ],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, GATESVR_LOG_LEVEL: process.env.GATESVR_LOG_LEVEL ?? 'silent' },
+    },
   );
   if (res.status !== 0) failed = true;
 }

@@ -3,12 +3,12 @@
  * beyond start order and a graceful drain.
  */
 import type { Logger } from 'pino';
-import type { EventLog } from './actors/ports.js';
-import { systemClock, type Clock } from './actors/ports.js';
 import { MemoryEventLog } from './actors/memory-event-log.js';
 import { OverloadProtector } from './actors/overload.js';
-import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
+import type { EventLog } from './actors/ports.js';
+import { type Clock, systemClock } from './actors/ports.js';
 import type { SessionActor } from './actors/session-actor.js';
+import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
 import { type Authenticator, guardAuthenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
 import { createLogger } from './config/logger.js';
 import { type GatewayConfig, parseAddr } from './config/schema.js';
@@ -130,7 +130,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const pool = createUpstreamPool(services, { logger });
     closers.push(() => pool.close());
     const op = cfg.overloadProtection;
-    const overload = opts.admission ? null : new OverloadProtector({ config: op, logger, now: () => clock.now() });
+    const overload = opts.admission
+      ? null
+      : new OverloadProtector({ config: op, logger, now: () => clock.now() });
     const upstream = createAsyncProcessor(pool, {
       maxConcurrent: op.maxUpstreamConcurrent,
       maxQueue: op.maxUpstreamQueue,
@@ -207,7 +209,11 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     closers.push(closeGrpc);
 
     logger.info(
-      { quic: `${quicBound.host}:${quicBound.port}`, grpc: grpcServer.port, eventLog: opts.eventLog ? 'custom' : 'in-process' },
+      {
+        quic: `${quicBound.host}:${quicBound.port}`,
+        grpc: grpcServer.port,
+        eventLog: opts.eventLog ? 'custom' : 'in-process',
+      },
       'gateway listening',
     );
 
@@ -238,7 +244,10 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
           listener.closeUnbound(CloseCode.SERVER_SHUTDOWN, 'server shutdown');
           while (quic.connectionCount > 0 && Date.now() < deadline) await sleep(20);
           if (quic.connectionCount > 0) {
-            logger.warn({ connections: quic.connectionCount }, 'drain deadline: closing the remaining connections');
+            logger.warn(
+              { connections: quic.connectionCount },
+              'drain deadline: closing the remaining connections',
+            );
           }
           await closeAll();
         })();

@@ -195,7 +195,10 @@ export class OverloadProtector implements Admission {
       if (this.above[kind]) return;
       this.above[kind] = true;
       this.warned[kind]++;
-      this.opts.logger?.warn({ kind, value, threshold }, `overload warning: ${kind} at ${value} (threshold ${threshold})`);
+      this.opts.logger?.warn(
+        { kind, value, threshold },
+        `overload warning: ${kind} at ${value} (threshold ${threshold})`,
+      );
       this.notify(kind, value, threshold);
     } else {
       this.above[kind] = false;

@@ -2,8 +2,9 @@
  * The only things a session actor holds (ARCHITECTURE.md, "Ports"). Adapters in
  * src/transport implement them; tests can implement them in memory.
  */
-import type { UpstreamRequest, UpstreamResponse } from '../protocol/messages.js';
+
 import type { SessionEvent } from '../machines/session-state.js';
+import type { UpstreamRequest, UpstreamResponse } from '../protocol/messages.js';
 
 /** A client connection as the session sees it; swapped on resume and takeover. */
 export interface SessionLink {

@@ -4,7 +4,7 @@
  * only writer of its session. Effects run in the order the machine emitted them,
  * and nothing after a store of events runs before that store completes.
  */
-import { type Actor, createActor } from 'xstate';
+import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import {
   nextDeadline,
   type PushResult,
@@ -36,7 +36,12 @@ export interface SessionActorDeps {
   onError?: (actor: SessionActor, err: unknown) => void;
   /** Observes every effect (metrics, inspector); must not throw. */
   observe?: (actor: SessionActor, effect: SessionEffect) => void;
+  /** XState inspection (actor inspector); must not throw. */
+  inspect?: (event: InspectionEvent) => void;
 }
+
+/** Placeholder for an events effect merged into an earlier append. */
+const MERGED: SessionEffect = { type: 'events', events: [] };
 
 export class SessionActor {
   readonly sessionId: string;
@@ -68,6 +73,7 @@ export class SessionActor {
         helloService: deps.helloService,
         restored,
       },
+      ...(deps.inspect ? { inspect: deps.inspect } : {}),
     });
     this.actor.on('*', (effect) => this.onEffect(effect as SessionEffect));
     this.actor.start();
@@ -101,21 +107,45 @@ export class SessionActor {
   /** Bind a new connection (START, resume or takeover). */
   attach(link: SessionLink, msgId: number, lastAckedSeq: number, isNew: boolean): void {
     this.links.set(link.id, link);
-    this.send({ type: 'ATTACH', linkId: link.id, connectionId: link.connectionId, msgId, lastAckedSeq, isNew });
+    this.send({
+      type: 'ATTACH',
+      linkId: link.id,
+      connectionId: link.connectionId,
+      msgId,
+      lastAckedSeq,
+      isNew,
+    });
   }
 
   /** Deliver a notify; resolves once it is accepted (stored) or refused. */
-  push(payload: Uint8Array, hint: NotifySyncHint, bindSeq: number): Promise<PushResult> {
+  push(payload: Uint8Array, hint: NotifySyncHint, bindSeq: number, pushId?: string): Promise<PushResult> {
     if (this.ended) {
-      return Promise.resolve({ ok: false, errorCode: 'SESSION_NOT_FOUND', message: `session ${this.sessionId} closed` });
+      return Promise.resolve({
+        ok: false,
+        errorCode: 'SESSION_NOT_FOUND',
+        message: `session ${this.sessionId} closed`,
+      });
     }
-    return new Promise((resolve) => this.send({ type: 'PUSH', payload, hint, bindSeq, reply: resolve }));
+    return new Promise((resolve) => this.send({ type: 'PUSH', payload, hint, bindSeq, pushId, reply: resolve }));
   }
 
   send(command: SessionCommand): void {
     if (this.ended) return;
     this.actor.send({ ...command, now: this.deps.clock.now() } as SessionMachineEvent);
     this.rearm();
+  }
+
+  /**
+   * Hand the session to another gateway: wait until every pending store is
+   * durable, stop the actor without ending the session (the log keeps it), then
+   * close its links with `code` (SESSION_TAKEN_OVER). Nothing is stored after.
+   */
+  async handOff(code: number, reason: string): Promise<void> {
+    while (this.blocked) await this.blocked;
+    const links = [...this.links.values()];
+    this.links.clear();
+    this.dispose();
+    for (const link of links) link.close(code, reason);
   }
 
   /** Stop without closing the session (process shutdown; the log keeps it). */
@@ -137,10 +167,10 @@ export class SessionActor {
         const stored = this.deps.log.append(this.sessionId, effect.events);
         if (stored) {
           this.blocked = stored.then(
-            () => this.unblock(),
+            () => this.unblock(false),
             (err: unknown) => {
               this.deps.onError?.(this, err);
-              this.unblock();
+              this.unblock(true);
             },
           );
         }
@@ -170,7 +200,13 @@ export class SessionActor {
     }
   }
 
-  private unblock(): void {
+  /**
+   * Runs what waited for a store. Every store still waiting is merged into one
+   * append (a slow log then costs one round trip per burst, not per push): the
+   * effects after each store still run only once it is durable. After a failed
+   * store, producers waiting on it are told UNAVAILABLE, never accepted.
+   */
+  private unblock(failed: boolean): void {
     this.blocked = null;
     const list = this.backlog;
     this.backlog = [];
@@ -179,7 +215,24 @@ export class SessionActor {
         this.backlog.push(...list.slice(i));
         return;
       }
-      this.run(list[i]!);
+      const effect = list[i]!;
+      if (effect === MERGED) continue; // stored with an earlier append
+      if (effect.type === 'events') {
+        failed = false;
+        let events = effect.events;
+        for (let j = i + 1; j < list.length; j++) {
+          const later = list[j]!;
+          if (later.type !== 'events' || later === MERGED) continue;
+          if (events === effect.events) events = events.slice();
+          for (const e of later.events) events.push(e);
+          list[j] = MERGED;
+        }
+        this.run(events === effect.events ? effect : { type: 'events', events });
+      } else if (failed && effect.type === 'reply' && effect.result.ok) {
+        effect.reply({ ok: false, errorCode: 'UNAVAILABLE', message: '503 event log unavailable: push not stored' });
+      } else {
+        this.run(effect);
+      }
     }
   }
 
@@ -188,7 +241,9 @@ export class SessionActor {
       (response) => this.send({ type: 'UPSTREAM_REPLY', clientSeq, service, response }),
       (err: unknown) => {
         const e =
-          err instanceof GateError ? err : new GateError(ErrorCode.UPSTREAM_ERROR, 'upstream error', String(err));
+          err instanceof GateError
+            ? err
+            : new GateError(ErrorCode.UPSTREAM_ERROR, 'upstream error', String(err));
         this.send({ type: 'UPSTREAM_FAILED', clientSeq, code: e.code, message: e.message, detail: e.detail });
       },
     );

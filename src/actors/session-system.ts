@@ -4,6 +4,7 @@
  * section 4), and routes producer pushes to the right actor.
  */
 import { randomUUID } from 'node:crypto';
+import type { InspectionEvent } from 'xstate';
 import type { PushResult, SessionConfig, SessionEffect } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { NotifySyncHint } from '../protocol/codes.js';
@@ -22,11 +23,17 @@ export interface SessionSystemOptions {
   observe?: (actor: SessionActor, effect: SessionEffect) => void;
   /** A session began, resumed, was taken over or ended (lifecycle events for upstreams, metrics). */
   onLifecycle?: (event: SessionLifecycle) => void;
+  /** XState inspection of every session actor (inspector.enabled). */
+  inspect?: (event: InspectionEvent) => void;
 }
 
 export type SessionLifecycle =
   | { type: 'created'; sessionId: string; openid: string }
   | { type: 'resumed'; sessionId: string; openid: string; takeover: boolean }
+  /** The session became NORMAL (hello answered with a zone). */
+  | { type: 'login'; sessionId: string; openid: string; zone: number }
+  /** The session lost its connection (it stays resumable). */
+  | { type: 'detached'; sessionId: string; openid: string }
   | { type: 'ended'; sessionId: string; openid: string; reason: string };
 
 export type PushTarget = { kind: 'session' | 'openid'; id: string };
@@ -90,24 +97,49 @@ export class SessionSystem {
     return actor;
   }
 
-  push(target: PushTarget, payload: Uint8Array, hint: NotifySyncHint, bindSeq: number): Promise<PushResult> {
+  push(
+    target: PushTarget,
+    payload: Uint8Array,
+    hint: NotifySyncHint,
+    bindSeq: number,
+    pushId?: string,
+  ): Promise<PushResult> {
     const actor = this.find(target);
     if (!actor || actor.isEnded) {
-      return Promise.resolve({ ok: false, errorCode: 'SESSION_NOT_FOUND', message: `no session for ${target.kind} ${target.id}` });
+      return Promise.resolve({
+        ok: false,
+        errorCode: 'SESSION_NOT_FOUND',
+        message: `no session for ${target.kind} ${target.id}`,
+      });
     }
-    return actor.push(payload, hint, bindSeq);
+    return actor.push(payload, hint, bindSeq, pushId);
+  }
+
+  /**
+   * Give the openid's session up to another gateway (a takeover there): pending
+   * stores complete, the actor stops without ending the session, its link is
+   * closed with `code` (SESSION_TAKEN_OVER). Resolves with the session id, or null.
+   */
+  async handOff(openid: string, code: number): Promise<string | null> {
+    const actor = this.byOpenid.get(openid);
+    if (!actor || actor.isEnded) return null;
+    await actor.handOff(code, 'session taken over');
+    if (this.bySession.get(actor.sessionId) === actor) this.bySession.delete(actor.sessionId);
+    if (this.byOpenid.get(actor.openid) === actor) this.byOpenid.delete(actor.openid);
+    this.opts.logger?.info({ sessionId: actor.sessionId, openid }, 'session handed off');
+    return actor.sessionId;
   }
 
   /**
    * One encoded payload fans out to every NORMAL session (or one zone). Returns
    * how many sessions accepted it; a session whose queue is full is skipped.
    */
-  async broadcast(payload: Uint8Array, zone: number): Promise<number> {
+  async broadcast(payload: Uint8Array, zone: number, pushId?: string): Promise<number> {
     const waits: Promise<PushResult>[] = [];
     for (const actor of this.bySession.values()) {
       const s = actor.state;
       if (s.phase !== 'normal' || (zone !== 0 && s.zone !== zone)) continue;
-      waits.push(actor.push(payload, NotifySyncHint.IMMEDIATELY, 0));
+      waits.push(actor.push(payload, NotifySyncHint.IMMEDIATELY, 0, pushId));
     }
     const results = await Promise.all(waits);
     return results.filter((r) => r.ok).length;
@@ -152,15 +184,30 @@ export class SessionSystem {
         upstreamTimeoutMs: o.upstreamTimeoutMs,
         log: o.log,
         clock: o.clock,
-        observe: o.observe,
+        observe: o.onLifecycle ? (a, effect) => this.observe(a, effect) : o.observe,
+        inspect: o.inspect,
         onEnded: (a, reason) => this.forget(a, reason),
-        onError: (a, err) => o.logger?.warn({ sessionId: a.sessionId, err: String(err) }, 'session effect failed'),
+        onError: (a, err) =>
+          o.logger?.warn({ sessionId: a.sessionId, err: String(err) }, 'session effect failed'),
       },
       restored,
     );
     this.bySession.set(sessionId, actor);
     this.byOpenid.set(openid, actor);
     return actor;
+  }
+
+  /** Effects -> login / detached lifecycle events (only when someone listens). */
+  private observe(actor: SessionActor, effect: SessionEffect): void {
+    this.opts.observe?.(actor, effect);
+    if (effect.type !== 'events') return;
+    for (const e of effect.events) {
+      if (e.type === 'logged_in') {
+        this.opts.onLifecycle?.({ type: 'login', sessionId: actor.sessionId, openid: actor.openid, zone: e.zone });
+      } else if (e.type === 'detached') {
+        this.opts.onLifecycle?.({ type: 'detached', sessionId: actor.sessionId, openid: actor.openid });
+      }
+    }
   }
 
   private forget(actor: SessionActor, reason: string): void {

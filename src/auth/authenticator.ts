@@ -36,9 +36,12 @@ export function jwtAuthenticator(secret: string, leewaySeconds = 30): Authentica
         return { ok: true };
       } catch (err) {
         if (err instanceof errors.JWTExpired) return { ok: false, reason: 'token expired' };
-        if (err instanceof errors.JWSSignatureVerificationFailed) return { ok: false, reason: 'bad token signature' };
-        if (err instanceof errors.JOSEAlgNotAllowed) return { ok: false, reason: 'token algorithm not allowed' };
-        if (err instanceof errors.JWTClaimValidationFailed) return { ok: false, reason: `token claim invalid: ${err.claim}` };
+        if (err instanceof errors.JWSSignatureVerificationFailed)
+          return { ok: false, reason: 'bad token signature' };
+        if (err instanceof errors.JOSEAlgNotAllowed)
+          return { ok: false, reason: 'token algorithm not allowed' };
+        if (err instanceof errors.JWTClaimValidationFailed)
+          return { ok: false, reason: `token claim invalid: ${err.claim}` };
         return { ok: false, reason: 'malformed token' };
       }
     },
@@ -63,7 +66,10 @@ export function guardAuthenticator(inner: Authenticator): Authenticator {
       try {
         result = await inner.verify(openid, token);
       } catch (err) {
-        return { ok: false, reason: clean(`authenticator failed: ${err instanceof Error ? err.message : String(err)}`, token) };
+        return {
+          ok: false,
+          reason: clean(`authenticator failed: ${err instanceof Error ? err.message : String(err)}`, token),
+        };
       }
       if (result && result.ok === true) return { ok: true };
       return { ok: false, reason: clean(result ? result.reason : 'unauthenticated', token) };
@@ -74,6 +80,7 @@ export function guardAuthenticator(inner: Authenticator): Authenticator {
 /** Checks that do not depend on the authenticator. */
 export function validateOpenid(openid: string): string | null {
   if (!openid) return 'openid is required';
-  if (Buffer.byteLength(openid, 'utf8') > MAX_OPENID_BYTES) return `openid longer than ${MAX_OPENID_BYTES} bytes`;
+  if (Buffer.byteLength(openid, 'utf8') > MAX_OPENID_BYTES)
+    return `openid longer than ${MAX_OPENID_BYTES} bytes`;
   return null;
 }

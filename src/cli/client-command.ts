@@ -46,7 +46,9 @@ export async function runClientCommand(args: string[]): Promise<number> {
   });
   if (!values.openid) throw new Error('client: --openid is required');
   if (!values.ca && !values.insecure) {
-    throw new Error('client: pass --ca FILE to verify the gateway, or --insecure for a self-signed demo gateway');
+    throw new Error(
+      'client: pass --ca FILE to verify the gateway, or --insecure for a self-signed demo gateway',
+    );
   }
   const { host, port } = parseAddr(values.addr, { requireHost: true });
   const client = await GateClient.connect({
@@ -62,7 +64,14 @@ export async function runClientCommand(args: string[]): Promise<number> {
   client.onDelivered((d) => {
     if (d.kind === 'notify') {
       const n = d.notify;
-      print({ event: 'notify', seq: d.seq, msgType: n.msgType, title: n.title, content: n.content, data: text(n.data) });
+      print({
+        event: 'notify',
+        seq: d.seq,
+        msgType: n.msgType,
+        title: n.title,
+        content: n.content,
+        data: text(n.data),
+      });
     }
   });
   try {
@@ -73,7 +82,15 @@ export async function runClientCommand(args: string[]): Promise<number> {
     const [action, ...params] = positionals;
     if (action) {
       const a = await client.request(action, keyValues(params), Buffer.from(values.data));
-      print({ event: 'answer', action, seq: a.seq, code: a.code, message: a.message, data: text(a.data), headers: a.headers });
+      print({
+        event: 'answer',
+        action,
+        seq: a.seq,
+        code: a.code,
+        message: a.message,
+        data: text(a.data),
+        headers: a.headers,
+      });
     }
     const listenMs = parseDuration(/^\d+$/.test(values.listen) ? `${values.listen}s` : values.listen);
     if (listenMs > 0) await new Promise((r) => setTimeout(r, listenMs));

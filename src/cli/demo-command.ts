@@ -15,7 +15,8 @@ export async function runDemoUpstreams(args: string[]): Promise<number> {
   });
   const port = (name: string, v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name}: ${JSON.stringify(v)} is not a port`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new Error(`--${name}: ${JSON.stringify(v)} is not a port`);
     return n;
   };
   const demo = await startDemoUpstreams({
@@ -24,7 +25,9 @@ export async function runDemoUpstreams(args: string[]): Promise<number> {
     business: port('business', values.business),
     zone: port('zone', values.zone),
   });
-  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'demo upstreams listening', addresses: demo.addresses })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ level: 'info', msg: 'demo upstreams listening', addresses: demo.addresses })}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

@@ -20,8 +20,8 @@ import {
   StartResponse,
   StopRequest,
 } from '../protocol/messages.js';
-import { connectQuic } from '../transport/quic/index.js';
 import { encodeFrame, FrameDecoder } from '../transport/quic/framing.js';
+import { connectQuic } from '../transport/quic/index.js';
 import type { CloseInfo, StreamConnection } from '../transport/quic/types.js';
 
 export interface GateClientOptions {
@@ -95,7 +95,10 @@ export class GateClient {
   private nextMsgId = 1;
   private nextSeq = 1;
   private readonly pending = new Map<number, PendingRequest>();
-  private readonly controls = new Map<number, { resolve: (p: ServerPush) => void; reject: (e: Error) => void }>();
+  private readonly controls = new Map<
+    number,
+    { resolve: (p: ServerPush) => void; reject: (e: Error) => void }
+  >();
   private unacked = 0;
   private ackTimer: NodeJS.Timeout | null = null;
   private hbTimer: NodeJS.Timeout | null = null;
@@ -158,7 +161,12 @@ export class GateClient {
   }
 
   /** Send a BUSINESS request; resolves with its BUSINESS_DATA, rejects with a GateError on ERROR. */
-  request(action: string, params: Record<string, string> = {}, data: Uint8Array = EMPTY, headers?: Record<string, string>): Promise<Answer> {
+  request(
+    action: string,
+    params: Record<string, string> = {},
+    data: Uint8Array = EMPTY,
+    headers?: Record<string, string>,
+  ): Promise<Answer> {
     const seq = this.nextSeq++;
     const msgId = this.msgId();
     const frame = encodeFrame(
@@ -176,11 +184,21 @@ export class GateClient {
     });
   }
 
-  heartbeat(timeoutMs = 10_000): Promise<{ clientTimestamp: number; serverTimestamp: number; rttMs: number }> {
+  heartbeat(
+    timeoutMs = 10_000,
+  ): Promise<{ clientTimestamp: number; serverTimestamp: number; rttMs: number }> {
     const sent = Date.now();
-    return this.control(RequestType.HEARTBEAT, HeartbeatRequest.encode({ clientTimestamp: sent }), timeoutMs).then((p) => {
+    return this.control(
+      RequestType.HEARTBEAT,
+      HeartbeatRequest.encode({ clientTimestamp: sent }),
+      timeoutMs,
+    ).then((p) => {
       const hb = HeartbeatResponse.decode(p.payload);
-      return { clientTimestamp: hb.clientTimestamp, serverTimestamp: hb.serverTimestamp, rttMs: Date.now() - sent };
+      return {
+        clientTimestamp: hb.clientTimestamp,
+        serverTimestamp: hb.serverTimestamp,
+        rttMs: Date.now() - sent,
+      };
     });
   }
 
@@ -244,14 +262,21 @@ export class GateClient {
       (
         await this.control(
           RequestType.START,
-          StartRequest.encode({ openid: o.openid, authToken: o.authToken ?? '', lastAckedSeqId: this.lastDelivered }),
+          StartRequest.encode({
+            openid: o.openid,
+            authToken: o.authToken ?? '',
+            lastAckedSeqId: this.lastDelivered,
+          }),
           o.connectTimeoutMs ?? 10_000,
         )
       ).payload,
     );
     if (!resp.success) {
       const err = resp.error;
-      throw new GateError((err?.errorCode ?? ErrorCode.UNAUTHENTICATED) as ErrorCode, err?.errorMessage ?? 'START refused');
+      throw new GateError(
+        (err?.errorCode ?? ErrorCode.UNAUTHENTICATED) as ErrorCode,
+        err?.errorMessage ?? 'START refused',
+      );
     }
     this.sessionId = resp.sessionId;
     this.zone = resp.zone;
@@ -288,7 +313,9 @@ export class GateClient {
   }
 
   private sendRequest(type: RequestType, payload: Uint8Array, msgId = this.msgId()): void {
-    this.conn?.write(encodeFrame(ClientRequest.encode({ msgId, seqId: 0, type, payload, openid: this.opts.openid })));
+    this.conn?.write(
+      encodeFrame(ClientRequest.encode({ msgId, seqId: 0, type, payload, openid: this.opts.openid })),
+    );
   }
 
   private control(type: RequestType, payload: Uint8Array, timeoutMs: number): Promise<ServerPush> {
@@ -382,7 +409,14 @@ export class GateClient {
         req?.reject(error);
       } else {
         const r = BusinessResponse.decode(p.payload);
-        const answer: Answer = { seq: p.seqId, msgId: p.msgId, code: r.code, message: r.message, data: r.data, headers: p.headers };
+        const answer: Answer = {
+          seq: p.seqId,
+          msgId: p.msgId,
+          code: r.code,
+          message: r.message,
+          data: r.data,
+          headers: p.headers,
+        };
         d = { kind: 'answer', seq: p.seqId, clientSeq, answer };
         req?.resolve(answer);
       }

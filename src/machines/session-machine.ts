@@ -15,9 +15,21 @@
  */
 import { enqueueActions, setup } from 'xstate';
 import { CloseCode, ErrorCode, NotifySyncHint } from '../protocol/codes.js';
-import { answerErrorFrame, answerFrame, controlErrorFrame, heartbeatRespFrame, notifyFrame, startRespFrame } from '../protocol/frames.js';
+import {
+  answerErrorFrame,
+  answerFrame,
+  controlErrorFrame,
+  heartbeatRespFrame,
+  notifyFrame,
+  startRespFrame,
+} from '../protocol/frames.js';
 import type { UpstreamRequest, UpstreamResponse } from '../protocol/messages.js';
-import { applySessionEvent, emptySessionState, type SessionEvent, type SessionState } from './session-state.js';
+import {
+  applySessionEvent,
+  emptySessionState,
+  type SessionEvent,
+  type SessionState,
+} from './session-state.js';
 
 export interface SessionConfig {
   ackTimeoutMs: number;
@@ -178,7 +190,8 @@ export const sessionMachine = setup({
     emitted: {} as SessionEffect,
   },
   guards: {
-    fromCurrentLink: ({ context, event }) => 'linkId' in event && event.linkId === context.linkId && context.linkId !== 0,
+    fromCurrentLink: ({ context, event }) =>
+      'linkId' in event && event.linkId === context.linkId && context.linkId !== 0,
     isLoggedIn: ({ context }) => context.s.phase === 'normal',
     detachedTooLong: ({ context, event }) =>
       !context.s.attached && event.now - context.s.detachedAt >= context.config.resumeWindowMs,
@@ -193,7 +206,12 @@ export const sessionMachine = setup({
       let kind: 'new' | 'resume' | 'takeover' = e.isNew ? 'new' : 'resume';
       if (s.attached && context.linkId !== 0 && context.linkId !== e.linkId) {
         kind = 'takeover';
-        out.after.push({ type: 'close', linkId: context.linkId, code: CloseCode.SESSION_TAKEN_OVER, reason: 'session taken over' });
+        out.after.push({
+          type: 'close',
+          linkId: context.linkId,
+          code: CloseCode.SESSION_TAKEN_OVER,
+          reason: 'session taken over',
+        });
       }
       out.record({ v: 1, type: 'attached', at: e.now, kind });
       if (e.lastAckedSeq > s.queue.lastAcked) out.record({ v: 1, type: 'acked', seq: e.lastAckedSeq });
@@ -221,7 +239,11 @@ export const sessionMachine = setup({
     answerHeartbeat: enqueueActions(({ context, event, enqueue }) => {
       const e = event as Ev<'HEARTBEAT'>;
       context.lastActivity = e.now;
-      enqueue.emit({ type: 'send', linkId: context.linkId, frames: [heartbeatRespFrame(e.msgId, e.clientTimestamp, e.now)] });
+      enqueue.emit({
+        type: 'send',
+        linkId: context.linkId,
+        frames: [heartbeatRespFrame(e.msgId, e.clientTimestamp, e.now)],
+      });
     }),
     handleBusiness: enqueueActions(({ context, event, enqueue }) => {
       const e = event as Ev<'BUSINESS'>;
@@ -230,13 +252,22 @@ export const sessionMachine = setup({
       context.lastActivity = e.now;
       const seq = e.seq;
       if (!Number.isSafeInteger(seq) || seq <= 0) {
-        out.control(controlErrorFrame(e.msgId, ErrorCode.BAD_REQUEST, 'BUSINESS seq_id must be > 0', `seq_id=${seq}`));
+        out.control(
+          controlErrorFrame(e.msgId, ErrorCode.BAD_REQUEST, 'BUSINESS seq_id must be > 0', `seq_id=${seq}`),
+        );
       } else if (seq <= s.lastClientSeq) {
         // A duplicate is never forwarded twice; its answer, if still unacknowledged, reaches the client anyway.
         if (!s.inflight.has(seq) && !s.answered.has(seq)) {
           if (room(s, config.maxQueue) > 0) {
-            out.pushFrame(
-              (n) => answerErrorFrame(n, e.msgId, seq, ErrorCode.DUPLICATE_REQUEST, 'duplicate request', `seq_id=${seq} already answered`),
+            out.pushFrame((n) =>
+              answerErrorFrame(
+                n,
+                e.msgId,
+                seq,
+                ErrorCode.DUPLICATE_REQUEST,
+                'duplicate request',
+                `seq_id=${seq} already answered`,
+              ),
             );
           } else {
             out.control(controlErrorFrame(e.msgId, ErrorCode.QUEUE_FULL, 'session queue full'));
@@ -244,13 +275,28 @@ export const sessionMachine = setup({
         }
       } else if (room(s, config.maxQueue) <= 0) {
         // Not accepted: the client may send the same seq again once it has acknowledged pushes.
-        out.control(controlErrorFrame(e.msgId, ErrorCode.QUEUE_FULL, 'session queue full', `max_queue=${config.maxQueue}`));
+        out.control(
+          controlErrorFrame(
+            e.msgId,
+            ErrorCode.QUEUE_FULL,
+            'session queue full',
+            `max_queue=${config.maxQueue}`,
+          ),
+        );
       } else {
         const service = context.route(e.action);
         out.record({ v: 1, type: 'request_accepted', clientSeq: seq, msgId: e.msgId, at: e.now });
         if (s.phase !== 'normal' && service !== context.helloService) {
           out.pushFrame(
-            (n) => answerErrorFrame(n, e.msgId, seq, ErrorCode.NOT_LOGGED_IN, 'not logged in', `action ${e.action} needs login`),
+            (n) =>
+              answerErrorFrame(
+                n,
+                e.msgId,
+                seq,
+                ErrorCode.NOT_LOGGED_IN,
+                'not logged in',
+                `action ${e.action} needs login`,
+              ),
             seq,
           );
           out.record({ v: 1, type: 'request_done', clientSeq: seq });
@@ -283,7 +329,10 @@ export const sessionMachine = setup({
       const release = s.binder.releaseAroundAnswer(e.clientSeq);
       for (const p of release.before) out.pushFrame((n) => notifyFrame(n, p));
       const r = e.response;
-      out.pushFrame((n) => answerFrame(n, req.msgId, e.clientSeq, r.code, r.message, r.data, r.headers), e.clientSeq);
+      out.pushFrame(
+        (n) => answerFrame(n, req.msgId, e.clientSeq, r.code, r.message, r.data, r.headers),
+        e.clientSeq,
+      );
       for (const p of release.after) out.pushFrame((n) => notifyFrame(n, p));
       out.record({ v: 1, type: 'request_done', clientSeq: e.clientSeq });
       if (e.service === context.helloService && r.code === 0) {
@@ -299,7 +348,10 @@ export const sessionMachine = setup({
       if (!req) return;
       const out = new Outbox(context);
       for (const p of s.binder.releaseInOrder(e.clientSeq)) out.pushFrame((n) => notifyFrame(n, p));
-      out.pushFrame((n) => answerErrorFrame(n, req.msgId, e.clientSeq, e.code, e.message, e.detail), e.clientSeq);
+      out.pushFrame(
+        (n) => answerErrorFrame(n, req.msgId, e.clientSeq, e.code, e.message, e.detail),
+        e.clientSeq,
+      );
       out.record({ v: 1, type: 'request_done', clientSeq: e.clientSeq });
       flush(out, enqueue, e.now);
     }),
@@ -308,13 +360,18 @@ export const sessionMachine = setup({
       const { s, config } = context;
       const out = new Outbox(context);
       if (e.pushId !== undefined && s.pushIds.has(e.pushId)) {
-        if (e.reply) out.after.push({ type: 'reply', reply: e.reply, result: { ok: true, seq: 0, duplicate: true } });
+        if (e.reply)
+          out.after.push({ type: 'reply', reply: e.reply, result: { ok: true, seq: 0, duplicate: true } });
       } else if (room(s, config.maxQueue) <= 0) {
         if (e.reply) {
           out.after.push({
             type: 'reply',
             reply: e.reply,
-            result: { ok: false, errorCode: 'QUEUE_FULL', message: `session ${s.sessionId} has ${config.maxQueue} pushes pending` },
+            result: {
+              ok: false,
+              errorCode: 'QUEUE_FULL',
+              message: `session ${s.sessionId} has ${config.maxQueue} pushes pending`,
+            },
           });
         }
       } else {
@@ -326,7 +383,12 @@ export const sessionMachine = setup({
               : { v: 1, type: 'held', clientSeq: e.bindSeq, hint: e.hint, payload: e.payload, pid: e.pushId },
           );
         } else out.pushFrame((n) => notifyFrame(n, e.payload), 0, e.pushId);
-        if (e.reply) out.after.push({ type: 'reply', reply: e.reply, result: { ok: true, seq: bound ? 0 : s.queue.lastSeq } });
+        if (e.reply)
+          out.after.push({
+            type: 'reply',
+            reply: e.reply,
+            result: { ok: true, seq: bound ? 0 : s.queue.lastSeq },
+          });
       }
       flush(out, enqueue, e.now);
     }),
@@ -387,7 +449,13 @@ export const sessionMachine = setup({
     let s = input.restored;
     if (!s) {
       s = emptySessionState(input.config.maxQueue);
-      applySessionEvent(s, { v: 1, type: 'started', sessionId: input.sessionId, openid: input.openid, at: input.now });
+      applySessionEvent(s, {
+        v: 1,
+        type: 'started',
+        sessionId: input.sessionId,
+        openid: input.openid,
+        at: input.now,
+      });
     }
     return {
       s,

@@ -4,7 +4,7 @@
  * later events) rebuilds exactly the live state: that is what a backup gateway
  * does continuously. Pure: no I/O, no clocks (times travel inside events).
  */
-import { NotifySyncHint } from '../protocol/codes.js';
+import type { NotifySyncHint } from '../protocol/codes.js';
 import { NotifyBinder } from './notify-binder.js';
 import { OrderedQueue } from './ordered-queue.js';
 
@@ -170,7 +170,9 @@ export function applySessionEvent(s: SessionState, e: SessionEvent): void {
  * was acknowledged or answered long ago is folded away.
  */
 export function snapshotEvents(s: SessionState): SessionEvent[] {
-  const out: SessionEvent[] = [{ v: 1, type: 'started', sessionId: s.sessionId, openid: s.openid, at: s.createdAt }];
+  const out: SessionEvent[] = [
+    { v: 1, type: 'started', sessionId: s.sessionId, openid: s.openid, at: s.createdAt },
+  ];
   if (s.phase === 'normal') out.push({ v: 1, type: 'logged_in', zone: s.zone, at: s.createdAt });
   out.push({
     v: 1,
@@ -181,10 +183,13 @@ export function snapshotEvents(s: SessionState): SessionEvent[] {
     takeovers: s.takeovers,
     ...(s.pushIds.size > 0 ? { pushIds: [...s.pushIds] } : {}),
   });
-  for (const [clientSeq, r] of s.inflight) out.push({ v: 1, type: 'request_accepted', clientSeq, msgId: r.msgId, at: r.at });
-  for (const e of s.queue.pending()) out.push({ v: 1, type: 'pushed', seq: e.seq, frame: e.frame, answers: e.answers });
+  for (const [clientSeq, r] of s.inflight)
+    out.push({ v: 1, type: 'request_accepted', clientSeq, msgId: r.msgId, at: r.at });
+  for (const e of s.queue.pending())
+    out.push({ v: 1, type: 'pushed', seq: e.seq, frame: e.frame, answers: e.answers });
   for (const clientSeq of s.binder.seqs()) {
-    for (const n of s.binder.heldFor(clientSeq)) out.push({ v: 1, type: 'held', clientSeq, hint: n.hint, payload: n.payload });
+    for (const n of s.binder.heldFor(clientSeq))
+      out.push({ v: 1, type: 'held', clientSeq, hint: n.hint, payload: n.payload });
   }
   if (s.attached) out.push({ v: 1, type: 'attached', at: s.createdAt, kind: 'new' });
   else if (s.detachedAt > 0) out.push({ v: 1, type: 'detached', at: s.detachedAt });

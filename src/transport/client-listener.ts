@@ -3,9 +3,10 @@
  * Frames are decoded here (bad bytes close the connection with PROTOCOL_ERROR
  * and touch nothing else); state changes happen only in the actor.
  */
+
+import type { SessionLink } from '../actors/ports.js';
 import type { SessionActor } from '../actors/session-actor.js';
 import type { SessionSystem } from '../actors/session-system.js';
-import type { SessionLink } from '../actors/ports.js';
 import { type Authenticator, validateOpenid } from '../auth/authenticator.js';
 import { CloseCode, ErrorCode, RequestType } from '../protocol/codes.js';
 import { controlErrorFrame, startRespFrame } from '../protocol/frames.js';
@@ -13,9 +14,9 @@ import {
   BusinessRequest,
   ClientAck,
   ClientRequest,
+  type ClientRequest as ClientRequestMsg,
   HeartbeatRequest,
   StartRequest,
-  type ClientRequest as ClientRequestMsg,
 } from '../protocol/messages.js';
 import { FrameDecoder, FrameError } from './quic/framing.js';
 import type { StreamConnection } from './quic/types.js';
@@ -113,7 +114,10 @@ class ClientConnection {
       send: (frames) => this.write(frames),
       close: (code, reason) => this.close(code, reason),
     };
-    this.startTimer = setTimeout(() => this.protocolError('no START within start_timeout'), opts.startTimeoutMs);
+    this.startTimer = setTimeout(
+      () => this.protocolError('no START within start_timeout'),
+      opts.startTimeoutMs,
+    );
     this.startTimer.unref();
     conn.onData = (chunk) => this.onData(chunk);
     conn.onClose = (info) => this.onClosed(info.code, info.reason);
@@ -128,7 +132,10 @@ class ClientConnection {
     for (const f of frames) this.conn.write(f);
     if (this.conn.bufferedBytes > this.opts.maxBufferedBytes) {
       // A client that never reads cannot grow our buffers without bound; its pushes stay queued for a resume.
-      this.opts.logger?.warn({ connectionId: this.conn.id, buffered: this.conn.bufferedBytes }, 'client not reading; closing');
+      this.opts.logger?.warn(
+        { connectionId: this.conn.id, buffered: this.conn.bufferedBytes },
+        'client not reading; closing',
+      );
       this.close(CloseCode.OVERLOADED, 'client not reading');
     }
   }
@@ -164,7 +171,10 @@ class ClientConnection {
       frames = this.decoder.push(chunk);
     } catch (err) {
       if (err instanceof FrameError) {
-        this.protocolError(err.message, err.kind === 'too_large' ? ErrorCode.FRAME_TOO_LARGE : ErrorCode.BAD_REQUEST);
+        this.protocolError(
+          err.message,
+          err.kind === 'too_large' ? ErrorCode.FRAME_TOO_LARGE : ErrorCode.BAD_REQUEST,
+        );
         return;
       }
       throw err;
@@ -232,7 +242,10 @@ class ClientConnection {
     }
     if (this.phase !== 'authenticating') return; // closed meanwhile
     if (!result.ok) {
-      this.opts.logger?.info({ connectionId: this.conn.id, openid, reason: result.reason }, 'authentication failed');
+      this.opts.logger?.info(
+        { connectionId: this.conn.id, openid, reason: result.reason },
+        'authentication failed',
+      );
       this.refuse(req.msgId, ErrorCode.UNAUTHENTICATED, result.reason, CloseCode.UNAUTHENTICATED);
       return;
     }
@@ -253,7 +266,10 @@ class ClientConnection {
 
   private refuse(msgId: number, code: number, message: string, closeCode: number): void {
     this.conn.write(
-      startRespFrame(msgId, { success: false, error: { errorCode: code, errorMessage: message, detail: '' } }),
+      startRespFrame(msgId, {
+        success: false,
+        error: { errorCode: code, errorMessage: message, detail: '' },
+      }),
     );
     this.close(closeCode, message);
   }
@@ -272,7 +288,14 @@ class ClientConnection {
         case RequestType.BUSINESS: {
           const b = BusinessRequest.decode(req.payload);
           if (!this.admission.admitRequest(actor.sessionId)) {
-            this.conn.write(controlErrorFrame(req.msgId, ErrorCode.OVERLOADED, 'rate limit exceeded', `seq_id=${req.seqId}`));
+            this.conn.write(
+              controlErrorFrame(
+                req.msgId,
+                ErrorCode.OVERLOADED,
+                'rate limit exceeded',
+                `seq_id=${req.seqId}`,
+              ),
+            );
             return;
           }
           actor.send({

@@ -26,7 +26,11 @@ export async function startTestGateway(patch: ConfigPatch = {}, opts: GatewayOpt
   return startGateway(cfg, { logger: pino({ level: cfg.log.level }), ...opts });
 }
 
-export function connectClient(gw: Gateway, openid: string, extra: Partial<GateClientOptions> = {}): Promise<GateClient> {
+export function connectClient(
+  gw: Gateway,
+  openid: string,
+  extra: Partial<GateClientOptions> = {},
+): Promise<GateClient> {
   return GateClient.connect({
     host: '127.0.0.1',
     port: gw.addresses.quic.port,

@@ -7,9 +7,9 @@ import {
   type SessionMachineEvent,
   sessionMachine,
 } from '../../src/machines/session-machine.js';
+import type { SessionState } from '../../src/machines/session-state.js';
 import { PushType } from '../../src/protocol/codes.js';
 import { ServerPush } from '../../src/protocol/messages.js';
-import type { SessionState } from '../../src/machines/session-state.js';
 
 export const testConfig: SessionConfig = {
   ackTimeoutMs: 1000,
@@ -66,9 +66,7 @@ export function harness(config: Partial<SessionConfig> = {}, restored?: SessionS
     },
     /** Decoded frames sent since the last call (other effects discarded). */
     frames(): ServerPush[] {
-      return effects
-        .splice(0)
-        .flatMap((e) => (e.type === 'send' ? e.frames.map(decodeFrame) : []));
+      return effects.splice(0).flatMap((e) => (e.type === 'send' ? e.frames.map(decodeFrame) : []));
     },
     reliableSeqs(pushes: ServerPush[]): number[] {
       return pushes.filter((p) => p.seqId > 0).map((p) => p.seqId);

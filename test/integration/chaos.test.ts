@@ -27,7 +27,11 @@ describe('chaos', () => {
     const rand = prng(seed);
     const gw = await startTestGateway({ server: { ackTimeoutMs: 300, maxRetries: 3 } as never });
     const push = new PushClient(`127.0.0.1:${gw.addresses.grpc.port}`);
-    const client = await connectClient(gw, 'chaos-user', { autoResume: true, resumeDelayMs: 20, ackDelayMs: 20 });
+    const client = await connectClient(gw, 'chaos-user', {
+      autoResume: true,
+      resumeDelayMs: 20,
+      ackDelayMs: 20,
+    });
     try {
       await login(client);
       const delivered: string[] = [];
@@ -68,12 +72,20 @@ describe('chaos', () => {
           const actor = gw.system.findByOpenid('chaos-user');
           actor?.send({ type: 'SHUTDOWN' }); // the gateway drops the link (0x12), the session stays
         }
-        await waitFor(() => client.connection !== conn && client.connection?.closed === false, 15_000, `resume after round ${round}`);
+        await waitFor(
+          () => client.connection !== conn && client.connection?.closed === false,
+          15_000,
+          `resume after round ${round}`,
+        );
       }
       producing = false;
       await producer;
       await Promise.all(answers);
-      await waitFor(() => delivered.length >= accepted.length, 30_000, `all ${accepted.length} pushes delivered (seed ${seed})`);
+      await waitFor(
+        () => delivered.length >= accepted.length,
+        30_000,
+        `all ${accepted.length} pushes delivered (seed ${seed})`,
+      );
       assert.deepEqual(delivered, accepted, `exactly once, in order (seed ${seed})`);
       const actor = gw.system.findByOpenid('chaos-user')!;
       assert.ok(actor.state.resumes >= 1, 'the session was resumed');

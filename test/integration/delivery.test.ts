@@ -41,9 +41,20 @@ describe('delivery', () => {
 
   it('delivers pushes by openid and by session id as reliable NOTIFYs in seq order', async () => {
     const { c, session } = await rawLogin(gw, 'd-basic');
-    const r1 = await push.push({ targetType: 'openid', targetId: 'd-basic', msgType: 'm', title: 't', content: 'one' });
+    const r1 = await push.push({
+      targetType: 'openid',
+      targetId: 'd-basic',
+      msgType: 'm',
+      title: 't',
+      content: 'one',
+    });
     assert.equal(r1.success, true);
-    const r2 = await push.push({ targetType: 'session', targetId: session, content: 'two', metadata: { k: 'v' } });
+    const r2 = await push.push({
+      targetType: 'session',
+      targetId: session,
+      content: 'two',
+      metadata: { k: 'v' },
+    });
     assert.equal(r2.success, true);
     const a = await c.next();
     const b = await c.next();
@@ -121,7 +132,8 @@ describe('delivery', () => {
 
   it('resume drops what the client acknowledged and resends the rest in order', async () => {
     const { c, session } = await rawLogin(gw, 'd-resume');
-    for (const x of ['a', 'b', 'c', 'd']) await push.push({ targetType: 'openid', targetId: 'd-resume', content: x });
+    for (const x of ['a', 'b', 'c', 'd'])
+      await push.push({ targetType: 'openid', targetId: 'd-resume', content: x });
     for (let i = 0; i < 4; i++) await c.next();
     c.ack(3);
     c.close();
@@ -172,7 +184,11 @@ describe('delivery', () => {
   it('binds notifies BEFORE and AFTER the answer of a slow request', async () => {
     const { c } = await rawLogin(gw, 'd-bind');
     c.business(2, 'sleep', { ms: '600' });
-    await waitFor(() => (gw.system.findByOpenid('d-bind')?.state.inflight.size ?? 0) === 1, 5000, 'in flight');
+    await waitFor(
+      () => (gw.system.findByOpenid('d-bind')?.state.inflight.size ?? 0) === 1,
+      5000,
+      'in flight',
+    );
     const bind = (content: string, syncHint: number) =>
       push.push({ targetType: 'openid', targetId: 'd-bind', content, syncHint, bindClientSeqId: 2 });
     assert.equal((await bind('after', NotifySyncHint.AFTER_RESPONSE)).success, true);
@@ -200,7 +216,10 @@ describe('delivery', () => {
     c.business(2, 'echo', {}, 900, Buffer.from('x'));
     c.business(2, 'echo', {}, 901, Buffer.from('x'));
     const answer = await c.next();
-    assert.deepEqual([answer.type, answer.msgId, answer.headers.client_seq], [PushType.BUSINESS_DATA, 900, '2']);
+    assert.deepEqual(
+      [answer.type, answer.msgId, answer.headers.client_seq],
+      [PushType.BUSINESS_DATA, 900, '2'],
+    );
     const after = gw.demo!.received.filter((r) => r.request.openid === 'd-dup').length;
     assert.equal(after - before, 1);
     c.ack(answer.seqId);
@@ -226,7 +245,10 @@ describe('delivery', () => {
     assert.deepEqual(got, ['m0', 'm1', 'm2', 'm3', 'm4']);
     c.ack(6);
     await waitFor(() => gw.system.findByOpenid('d-full')!.state.queue.size === 0, 5000, 'acked');
-    assert.equal((await push.push({ targetType: 'openid', targetId: 'd-full', content: 'room again' })).success, true);
+    assert.equal(
+      (await push.push({ targetType: 'openid', targetId: 'd-full', content: 'room again' })).success,
+      true,
+    );
     assert.equal(content(await c.next()), 'room again');
     c.close();
   });

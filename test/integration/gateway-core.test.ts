@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GateClient } from '../../src/client/gate-client.js';
+import type { GateClient } from '../../src/client/gate-client.js';
 import { startDemoUpstreams } from '../../src/demo/upstreams.js';
 import type { Gateway } from '../../src/gateway.js';
-import { CloseCode, ErrorCode, GateError, PushType } from '../../src/protocol/codes.js';
+import { CloseCode, ErrorCode, type GateError, PushType } from '../../src/protocol/codes.js';
 import { ErrorMessage, HeartbeatResponse, StartResponse } from '../../src/protocol/messages.js';
 import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -95,7 +95,9 @@ describe('core gateway', () => {
     ];
     for (const [action, service] of expect) {
       const a = await client.request(action, { op: 'add', a: '1', b: '2' });
-      const got = gw.demo!.received.filter((r) => r.request.openid === 'core-route' && r.request.action === action);
+      const got = gw.demo!.received.filter(
+        (r) => r.request.openid === 'core-route' && r.request.action === action,
+      );
       assert.equal(got.length, 1, `${action} reached an upstream once`);
       assert.equal(got[0]!.service, service, `${action} -> ${service}`);
       assert.equal(got[0]!.request.clientSeqId, Number(a.headers.client_seq));
@@ -185,7 +187,10 @@ describe('core gateway', () => {
   it('upstream errors map to ERROR 502', async () => {
     const client = await connectClient(gw, 'core-502');
     await login(client);
-    await assert.rejects(client.request('fail', { status: 'INTERNAL' }), (e: GateError) => e.code === ErrorCode.UPSTREAM_ERROR);
+    await assert.rejects(
+      client.request('fail', { status: 'INTERNAL' }),
+      (e: GateError) => e.code === ErrorCode.UPSTREAM_ERROR,
+    );
     await client.stop();
   });
 });
@@ -200,7 +205,10 @@ describe('upstream failures', () => {
     try {
       const client = await connectClient(gw, 'fail-user');
       await login(client);
-      await assert.rejects(client.request('buy'), (e: GateError) => e.code === ErrorCode.UPSTREAM_UNAVAILABLE);
+      await assert.rejects(
+        client.request('buy'),
+        (e: GateError) => e.code === ErrorCode.UPSTREAM_UNAVAILABLE,
+      );
       // The session goes on: the next request is answered.
       const a = await client.request('echo', {}, Buffer.from('ok'));
       assert.equal(a.code, 0);
@@ -216,7 +224,10 @@ describe('upstream failures', () => {
     try {
       const client: GateClient = await connectClient(gw, 'slow-user');
       await login(client);
-      await assert.rejects(client.request('sleep', { ms: '2000' }), (e: GateError) => e.code === ErrorCode.UPSTREAM_TIMEOUT);
+      await assert.rejects(
+        client.request('sleep', { ms: '2000' }),
+        (e: GateError) => e.code === ErrorCode.UPSTREAM_TIMEOUT,
+      );
       await client.stop();
     } finally {
       await gw.close();

@@ -27,11 +27,20 @@ type Op =
   | { op: 'takeover' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('push' as const), hint: fc.constantFrom(0, 1, 2) as fc.Arbitrary<0 | 1 | 2> }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('push' as const),
+      hint: fc.constantFrom(0, 1, 2) as fc.Arbitrary<0 | 1 | 2>,
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ op: 'request' as const }) },
   { weight: 2, arbitrary: fc.constant({ op: 'answer' as const }) },
   { weight: 3, arbitrary: fc.constant({ op: 'ack' as const }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 400 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 400 }) }),
+  },
   { weight: 1, arbitrary: fc.constant({ op: 'break' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'drop' as const }) },
   { weight: 2, arbitrary: fc.constant({ op: 'resume' as const }) },
@@ -41,7 +50,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 const MAX_QUEUE = 8;
 
 function run(ops: Op[]): void {
-  const h = harness({ ackTimeoutMs: 100, maxRetries: 2, maxQueue: MAX_QUEUE, resumeWindowMs: 1e9, sessionTimeoutMs: 1e9 });
+  const h = harness({
+    ackTimeoutMs: 100,
+    maxRetries: 2,
+    maxQueue: MAX_QUEUE,
+    resumeWindowMs: 1e9,
+    sessionTimeoutMs: 1e9,
+  });
   /** The client: what it delivered, in order; which link it listens on; whether that link still carries bytes. */
   const delivered: string[] = [];
   let lastSeq = 0;
@@ -63,7 +78,11 @@ function run(ops: Op[]): void {
         assert.ok(p.seqId <= lastSeq + 1, `gap: got ${p.seqId} after ${lastSeq}`);
         if (p.seqId <= lastSeq) continue; // a retransmission: ignored by the client
         lastSeq = p.seqId;
-        delivered.push(p.type === PushType.NOTIFY ? NotifyMessage.decode(p.payload).content : `answer:${p.headers.client_seq}`);
+        delivered.push(
+          p.type === PushType.NOTIFY
+            ? NotifyMessage.decode(p.payload).content
+            : `answer:${p.headers.client_seq}`,
+        );
       }
     }
   };
@@ -78,8 +97,26 @@ function run(ops: Op[]): void {
   h.send({ type: 'ATTACH', linkId: 1, connectionId: 'c1', msgId: 1, lastAckedSeq: 0, isNew: true });
   drain(h.take());
   // Log in so BUSINESS requests are forwarded.
-  step(() => h.send({ type: 'BUSINESS', linkId: 1, msgId: 1, seq: nextClientSeq++, action: 'hello', params: {}, data: new Uint8Array(), headers: {} }));
-  step(() => h.send({ type: 'UPSTREAM_REPLY', clientSeq: 1, service: 'hello', response: { code: 0, message: '', data: new Uint8Array(), headers: { zone: '1' }, clientSeqId: 1 } }));
+  step(() =>
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 1,
+      seq: nextClientSeq++,
+      action: 'hello',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    }),
+  );
+  step(() =>
+    h.send({
+      type: 'UPSTREAM_REPLY',
+      clientSeq: 1,
+      service: 'hello',
+      response: { code: 0, message: '', data: new Uint8Array(), headers: { zone: '1' }, clientSeqId: 1 },
+    }),
+  );
   accepted.push('answer:1');
 
   for (const o of ops) {
@@ -106,7 +143,18 @@ function run(ops: Op[]): void {
         h.actor.on('upstream', (e) => {
           if (e.clientSeq === seq) forwarded = true;
         });
-        step(() => h.send({ type: 'BUSINESS', linkId: link, msgId: seq, seq, action: 'echo', params: {}, data: new Uint8Array(), headers: {} }));
+        step(() =>
+          h.send({
+            type: 'BUSINESS',
+            linkId: link,
+            msgId: seq,
+            seq,
+            action: 'echo',
+            params: {},
+            data: new Uint8Array(),
+            headers: {},
+          }),
+        );
         if (forwarded) {
           inflight.push(seq);
           accepted.push(`answer:${seq}`);
@@ -116,7 +164,14 @@ function run(ops: Op[]): void {
       case 'answer': {
         const seq = inflight.shift();
         if (seq === undefined) break;
-        step(() => h.send({ type: 'UPSTREAM_REPLY', clientSeq: seq, service: 'zone', response: { code: 0, message: '', data: new Uint8Array(), headers: {}, clientSeqId: seq } }));
+        step(() =>
+          h.send({
+            type: 'UPSTREAM_REPLY',
+            clientSeq: seq,
+            service: 'zone',
+            response: { code: 0, message: '', data: new Uint8Array(), headers: {}, clientSeqId: seq },
+          }),
+        );
         break;
       }
       case 'ack':
@@ -140,19 +195,44 @@ function run(ops: Op[]): void {
         const id = nextLink++;
         link = id;
         linkAlive = true;
-        step(() => h.send({ type: 'ATTACH', linkId: id, connectionId: `c${id}`, msgId: 1, lastAckedSeq: lastSeq, isNew: false }));
+        step(() =>
+          h.send({
+            type: 'ATTACH',
+            linkId: id,
+            connectionId: `c${id}`,
+            msgId: 1,
+            lastAckedSeq: lastSeq,
+            isNew: false,
+          }),
+        );
         break;
       }
     }
   }
   // Finally: the requests get their answers, the client resumes and acknowledges everything.
   for (const seq of inflight.splice(0)) {
-    step(() => h.send({ type: 'UPSTREAM_REPLY', clientSeq: seq, service: 'zone', response: { code: 0, message: '', data: new Uint8Array(), headers: {}, clientSeqId: seq } }));
+    step(() =>
+      h.send({
+        type: 'UPSTREAM_REPLY',
+        clientSeq: seq,
+        service: 'zone',
+        response: { code: 0, message: '', data: new Uint8Array(), headers: {}, clientSeqId: seq },
+      }),
+    );
   }
   const id = nextLink++;
   link = id;
   linkAlive = true;
-  step(() => h.send({ type: 'ATTACH', linkId: id, connectionId: `c${id}`, msgId: 1, lastAckedSeq: lastSeq, isNew: false }));
+  step(() =>
+    h.send({
+      type: 'ATTACH',
+      linkId: id,
+      connectionId: `c${id}`,
+      msgId: 1,
+      lastAckedSeq: lastSeq,
+      isNew: false,
+    }),
+  );
   step(() => h.send({ type: 'ACK', linkId: link, seq: lastSeq }));
 
   assert.equal(delivered.length, lastSeq);

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  replaySessionEvents,
+  type SessionEvent,
+  summarizeSession,
+} from '../../src/machines/session-state.js';
 import { CloseCode, ErrorCode, NotifySyncHint, PushType } from '../../src/protocol/codes.js';
 import { BusinessResponse, ErrorMessage, NotifyMessage, StartResponse } from '../../src/protocol/messages.js';
-import { replaySessionEvents, type SessionEvent, summarizeSession } from '../../src/machines/session-state.js';
 import { harness } from '../helpers/session-harness.js';
 
 const notify = (content: string) => NotifyMessage.encode({ msgType: 't', content });
@@ -21,7 +25,16 @@ function attached(config = {}) {
 }
 
 function login(h: ReturnType<typeof harness>, seq = 1) {
-  h.send({ type: 'BUSINESS', linkId: 1, msgId: 100, seq, action: 'hello', params: {}, data: new Uint8Array(), headers: {} });
+  h.send({
+    type: 'BUSINESS',
+    linkId: 1,
+    msgId: 100,
+    seq,
+    action: 'hello',
+    params: {},
+    data: new Uint8Array(),
+    headers: {},
+  });
   h.send({ type: 'UPSTREAM_REPLY', clientSeq: seq, service: 'hello', response: ok('3') });
 }
 
@@ -53,7 +66,16 @@ describe('session machine', () => {
   it('refuses non-hello actions in INITED with a reliable ERROR 403', () => {
     const h = attached();
     h.take();
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 5, seq: 1, action: 'echo', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 5,
+      seq: 1,
+      action: 'echo',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     const effects = h.take();
     assert.ok(!effects.some((e) => e.type === 'upstream'));
     const frames = effects.flatMap((e) => (e.type === 'send' ? e.frames : []));
@@ -63,7 +85,16 @@ describe('session machine', () => {
   it('logs in on a hello answer with code 0 and a zone header', () => {
     const h = attached();
     h.take();
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 5, seq: 1, action: 'Hello', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 5,
+      seq: 1,
+      action: 'Hello',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     const up = h.take().find((e) => e.type === 'upstream');
     assert.ok(up && up.type === 'upstream' && up.service === 'hello');
     h.send({ type: 'UPSTREAM_REPLY', clientSeq: 1, service: 'hello', response: ok('3') });
@@ -79,9 +110,27 @@ describe('session machine', () => {
 
   it('does not log in on a hello answer without zone or with a non-zero code', () => {
     const h = attached();
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 5, seq: 1, action: 'hello', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 5,
+      seq: 1,
+      action: 'hello',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     h.send({ type: 'UPSTREAM_REPLY', clientSeq: 1, service: 'hello', response: ok() });
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 6, seq: 2, action: 'hello', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 6,
+      seq: 2,
+      action: 'hello',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     h.send({ type: 'UPSTREAM_REPLY', clientSeq: 2, service: 'hello', response: { ...ok('4'), code: 1 } });
     assert.equal(h.actor.getSnapshot().context.s.phase, 'inited');
   });
@@ -90,18 +139,45 @@ describe('session machine', () => {
     const h = attached();
     login(h);
     h.take();
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 8, seq: 0, action: 'echo', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 8,
+      seq: 0,
+      action: 'echo',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     const [bad] = h.frames();
     assert.equal(bad!.type, PushType.ERROR);
     assert.equal(bad!.seqId, 0);
     assert.equal(ErrorMessage.decode(bad!.payload).errorCode, ErrorCode.BAD_REQUEST);
     // seq 1 is the (unacknowledged) login answer: silently dropped, no upstream call.
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 9, seq: 1, action: 'echo', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 9,
+      seq: 1,
+      action: 'echo',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     assert.deepEqual(h.take(), []);
     // Once acknowledged, a duplicate gets a reliable 409.
     h.send({ type: 'ACK', linkId: 1, seq: 1 });
     h.take();
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 9, seq: 1, action: 'echo', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 9,
+      seq: 1,
+      action: 'echo',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     const [dup] = h.frames();
     assert.equal(dup!.type, PushType.ERROR);
     assert.equal(dup!.seqId, 2);
@@ -112,7 +188,16 @@ describe('session machine', () => {
   it('delivers bound notifies before and after the answer, immediate ones at once', () => {
     const h = attached();
     login(h);
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 20, seq: 2, action: 'echo', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 20,
+      seq: 2,
+      action: 'echo',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     h.take();
     h.send({ type: 'PUSH', payload: notify('after'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 });
     h.send({ type: 'PUSH', payload: notify('before'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 });
@@ -135,11 +220,26 @@ describe('session machine', () => {
   it('releases bound notifies in arrival order when the request fails', () => {
     const h = attached();
     login(h);
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 20, seq: 2, action: 'echo', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 20,
+      seq: 2,
+      action: 'echo',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     h.send({ type: 'PUSH', payload: notify('a'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 });
     h.send({ type: 'PUSH', payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 });
     h.take();
-    h.send({ type: 'UPSTREAM_FAILED', clientSeq: 2, code: ErrorCode.UPSTREAM_TIMEOUT, message: 'timeout', detail: '' });
+    h.send({
+      type: 'UPSTREAM_FAILED',
+      clientSeq: 2,
+      code: ErrorCode.UPSTREAM_TIMEOUT,
+      message: 'timeout',
+      detail: '',
+    });
     const out = h.frames();
     assert.deepEqual(
       out.map((p) => (p.type === PushType.NOTIFY ? NotifyMessage.decode(p.payload).content : p.type)),
@@ -162,7 +262,13 @@ describe('session machine', () => {
     }
     assert.deepEqual(results, ['ok', 'ok', 'ok', 'QUEUE_FULL', 'QUEUE_FULL']);
     h.send({ type: 'ACK', linkId: 1, seq: 2 });
-    h.send({ type: 'PUSH', payload: notify('x'), hint: 0, bindSeq: 0, reply: (r) => results.push(r.ok ? 'ok' : r.errorCode) });
+    h.send({
+      type: 'PUSH',
+      payload: notify('x'),
+      hint: 0,
+      bindSeq: 0,
+      reply: (r) => results.push(r.ok ? 'ok' : r.errorCode),
+    });
     assert.equal(results.at(-1), 'ok');
     assert.deepEqual(summarizeSession(h.actor.getSnapshot().context.s).pendingSeqs, [3, 4]);
   });
@@ -226,7 +332,9 @@ describe('session machine', () => {
     h.send({ type: 'ATTACH', linkId: 2, connectionId: 'c2', msgId: 3, lastAckedSeq: 0, isNew: false });
     const effects = h.take();
     const close = effects.find((e) => e.type === 'close');
-    assert.ok(close && close.type === 'close' && close.linkId === 1 && close.code === CloseCode.SESSION_TAKEN_OVER);
+    assert.ok(
+      close && close.type === 'close' && close.linkId === 1 && close.code === CloseCode.SESSION_TAKEN_OVER,
+    );
     assert.equal(h.actor.getSnapshot().context.linkId, 2);
     assert.equal(h.actor.getSnapshot().context.s.takeovers, 1);
   });
@@ -262,10 +370,21 @@ describe('session machine', () => {
 
   it('stores events that replay to the same state', () => {
     const h = attached();
-    const events: SessionEvent[] = [{ v: 1, type: 'started', sessionId: 'sess-1', openid: 'user-1', at: 1000 }];
+    const events: SessionEvent[] = [
+      { v: 1, type: 'started', sessionId: 'sess-1', openid: 'user-1', at: 1000 },
+    ];
     h.actor.on('events', (e) => events.push(...e.events));
     login(h);
-    h.send({ type: 'BUSINESS', linkId: 1, msgId: 20, seq: 2, action: 'echo', params: {}, data: new Uint8Array(), headers: {} });
+    h.send({
+      type: 'BUSINESS',
+      linkId: 1,
+      msgId: 20,
+      seq: 2,
+      action: 'echo',
+      params: {},
+      data: new Uint8Array(),
+      headers: {},
+    });
     h.send({ type: 'PUSH', payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 });
     for (let i = 0; i < 3; i++) h.send({ type: 'PUSH', payload: notify(String(i)), hint: 0, bindSeq: 0 });
     h.send({ type: 'ACK', linkId: 1, seq: 2 });
