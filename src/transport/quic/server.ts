@@ -224,6 +224,13 @@ class ServerEndpoint extends Endpoint implements QuicServer {
 
   established(conn: QuicConn): void {
     this.replenishCids(conn);
+    // Announced at the handshake, not at the first stream byte: the gateway's
+    // start_timeout must also cover a client that never opens its stream.
+    if (this.closing) {
+      conn.forceClose(0, 'server closing');
+      return;
+    }
+    this.onConnection?.(conn);
   }
 
   private replenishCids(conn: QuicConn): void {
@@ -248,13 +255,7 @@ class ServerEndpoint extends Endpoint implements QuicServer {
     if (retired) this.replenishCids(conn);
   }
 
-  sessionOpened(conn: QuicConn): void {
-    if (this.closing) {
-      conn.forceClose(0, 'server closing');
-      return;
-    }
-    this.onConnection?.(conn);
-  }
+  sessionOpened(_conn: QuicConn): void {}
 
   connClosed(_conn: QuicConn, _info: CloseInfo): void {}
 

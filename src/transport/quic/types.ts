@@ -115,7 +115,7 @@ export interface QuicClientOptions {
 }
 
 export interface QuicServer {
-  /** Called for every connection once the client opened its session stream. */
+  /** Called for every connection once its handshake completes; session stream bytes follow via onData. */
   onConnection: ((conn: StreamConnection) => void) | null;
   listen(): Promise<HostPort>;
   /** Close every connection with `code` and stop listening. */
