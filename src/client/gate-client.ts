@@ -179,8 +179,14 @@ export class GateClient {
       }),
     );
     return new Promise<Answer>((resolve, reject) => {
+      const conn = this.conn;
+      if ((!conn || conn.closed) && (!this.opts.autoResume || this.stopped)) {
+        reject(new Error('not connected: connect or resume() first'));
+        return;
+      }
       this.pending.set(seq, { msgId, frame, resolve, reject });
-      this.conn?.write(frame);
+      // While a resume is under way the frame waits: START_RESP decides whether it is resent.
+      if (conn && !conn.closed) conn.write(frame);
     });
   }
 

@@ -1,0 +1,12 @@
+/** The client-side API: the session SDK and the upstream push client. */
+
+export { CloseCode, ErrorCode, GateError, NotifySyncHint, PushType, RequestType } from '../protocol/codes.js';
+export {
+  type Answer,
+  ClientClosedError,
+  type Delivered,
+  GateClient,
+  type GateClientOptions,
+  type Notify,
+} from './gate-client.js';
+export { PushClient } from './push-client.js';
