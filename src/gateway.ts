@@ -16,12 +16,18 @@ import { ensureTls, type TlsMaterial } from './config/tls.js';
 import { type DemoUpstreams, startDemoUpstreams } from './demo/upstreams.js';
 import { createRoutingTable, HELLO_SERVICE } from './machines/routing.js';
 import type { SessionConfig, SessionEffect } from './machines/session-machine.js';
+import { composeObservers } from './metrics/compose.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { CloseCode } from './protocol/codes.js';
 import { type Admission, ClientListener } from './transport/client-listener.js';
 import { type AsyncProcessor, createAsyncProcessor } from './transport/grpc/async-processor.js';
 import { type GatewayServer, startGatewayServer } from './transport/grpc/gateway-server.js';
 import { pushApiFor } from './transport/grpc/push-adapter.js';
 import { createUpstreamPool, type UpstreamPool } from './transport/grpc/upstream-pool.js';
+import { type HttpServer, startHttpServer } from './transport/http/http-server.js';
+import { SessionInspector } from './transport/http/inspector.js';
+import { startMetricsServer } from './transport/http/metrics-server.js';
+import { NatsCluster } from './transport/nats/cluster.js';
 import { createQuicServer } from './transport/quic/index.js';
 import type { HostPort, QuicServer } from './transport/quic/types.js';
 
@@ -56,8 +62,22 @@ export interface Gateway {
   readonly demo: DemoUpstreams | null;
   /** The overload protector (null when `GatewayOptions.admission` replaced it). */
   readonly overload: OverloadProtector | null;
+  /** Prometheus registry and the numbers behind /performance (overloadRefused() for others). */
+  readonly metrics: GatewayMetrics;
+  /** Operations HTTP server: setServing(false) makes /health answer 503 standby. */
+  readonly http: HttpServer;
+  /**
+   * NATS wiring when nats.url is set (JetStream log, NATS pushes, directory,
+   * serving lease); null with the in-process log.
+   */
+  readonly cluster: NatsCluster | null;
+  /**
+   * This gateway serves QUIC and gRPC. False while a backup (or a primary that
+   * lost the serving lease) stands by: /health then answers 503 standby.
+   */
+  readonly serving: boolean;
   /** Bound addresses (ports resolved when 0 was asked). */
-  readonly addresses: { quic: HostPort; grpc: HostPort };
+  readonly addresses: { quic: HostPort; grpc: HostPort; http: HostPort; metrics: HostPort };
   readonly startedAt: number;
   /**
    * Graceful drain, done within server.drain_timeout: refuse new connections (close
@@ -84,8 +104,11 @@ function authenticatorOf(cfg: GatewayConfig): Authenticator {
   return cfg.auth.mode === 'jwt' ? jwtAuthenticator(cfg.auth.jwtSecret) : noAuth;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function sleep(ms: number, unref = false): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    if (unref) t.unref();
+  });
 }
 
 /** Bind "host" for listeners: an empty host means every interface. */
@@ -144,15 +167,21 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     closers.push(() => upstream.close());
 
     const routing = createRoutingTable(cfg.upstreamServices.routes);
-    const eventLog = opts.eventLog ?? new MemoryEventLog(cfg.server.maxQueue);
-    const observers = opts.observers ?? {};
+    // nats.url set: session events in JetStream, pushes and lifecycle over NATS, HA lease.
+    const cluster = cfg.nats.url !== '' && !opts.eventLog ? await NatsCluster.connect(cfg, logger) : null;
+    if (cluster) closers.push(() => cluster.close());
+    const eventLog = opts.eventLog ?? cluster?.log ?? new MemoryEventLog(cfg.server.maxQueue);
+    const metrics = new GatewayMetrics({ labels: { server_id: cfg.backup.serverId } });
+    closers.push(() => metrics.stop());
+    const inspector = cfg.inspector.enabled ? new SessionInspector() : null;
+    const observers = composeObservers(metrics.observers, inspector, opts.observers);
     const system = new SessionSystem({
       config: sessionConfigOf(cfg),
       route: (a) => routing.serviceFor(a),
       helloService: HELLO_SERVICE,
       upstream: {
         call: (service, request, timeoutMs) => {
-          const p = upstream.submit(service, request, timeoutMs);
+          const p = metrics.timeUpstream(service, upstream.submit(service, request, timeoutMs));
           return overload ? overload.trackUpstream(p) : p;
         },
       },
@@ -163,18 +192,24 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       observe: observers.onEffect,
       onLifecycle: (event) => {
         if (event.type === 'ended') overload?.sessionEnded(event.sessionId);
+        cluster?.onLifecycle(event);
         observers.onLifecycle?.(event);
       },
+      inspect: inspector?.inspect,
     });
     closers.push(() => system.dispose());
+    cluster?.attach(system);
+    inspector?.attach((id) => system.get(id));
 
     const listener = new ClientListener({
       system,
-      auth: guardAuthenticator(opts.authenticator ?? authenticatorOf(cfg)),
+      auth: ((a: Authenticator) => (cluster ? cluster.authenticator(a) : a))(
+        guardAuthenticator(opts.authenticator ?? authenticatorOf(cfg)),
+      ),
       maxFrameBytes: cfg.server.maxFrameBytes,
       startTimeoutMs: cfg.server.startTimeoutMs,
       maxBufferedBytes: Math.max(4 * cfg.server.maxFrameBytes, 8 * 1024 * 1024),
-      admission: opts.admission ?? overload!,
+      admission: metrics.wrapAdmission(opts.admission ?? overload!),
       logger,
       onConnectionChange: observers.onConnectionChange,
       onRequest: observers.onRequest,
@@ -189,7 +224,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     });
     let draining = false;
     quic.onConnection = (conn) => {
-      if (draining) conn.close(CloseCode.SERVER_SHUTDOWN, 'server shutdown');
+      // A standing-by gateway (no serving lease) refuses clients: they go to the one serving.
+      if (draining || (cluster && !cluster.serving)) conn.close(CloseCode.SERVER_SHUTDOWN, 'server shutdown');
       else listener.accept(conn);
     };
     const quicBound = await quic.listen();
@@ -198,7 +234,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const grpcAddr = parseAddr(cfg.server.grpcAddr);
     const grpcServer: GatewayServer = await startGatewayServer(
       { host: bindHost(grpcAddr.host), port: grpcAddr.port },
-      pushApiFor(system),
+      pushApiFor(cluster ? cluster.pushSink() : system),
       logger,
     );
     let grpcClosed: Promise<void> | null = null;
@@ -208,15 +244,62 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     };
     closers.push(closeGrpc);
 
+    metrics.bind({
+      sessions: () => system.sessions(),
+      connections: () => listener.connectionCount,
+      quicCounters: () => quic.counters(),
+      asyncStats: () => upstream.stats(),
+      upstreamHealth: () => pool.health(),
+    });
+    const metricsAddr = parseAddr(cfg.server.metricsAddr);
+    const metricsServer = await startMetricsServer({
+      host: bindHost(metricsAddr.host),
+      port: metricsAddr.port,
+      registry: metrics.registry,
+      logger,
+    });
+    closers.push(() => metricsServer.close());
+    const httpAddr = parseAddr(cfg.server.httpAddr);
+    const http = await startHttpServer({
+      host: bindHost(httpAddr.host),
+      port: httpAddr.port,
+      logger,
+      gateway: {
+        config: cfg,
+        system,
+        connections: () => listener.connectionCount,
+        upstreamHealth: () => pool.health(),
+        asyncStats: () => upstream.stats(),
+        metrics,
+        inspector,
+        startedAt,
+        now: () => clock.now(),
+      },
+    });
+    closers.push(() => http.close());
+
     logger.info(
       {
         quic: `${quicBound.host}:${quicBound.port}`,
         grpc: grpcServer.port,
-        eventLog: opts.eventLog ? 'custom' : 'in-process',
+        http: http.address.port,
+        metrics: metricsServer.address.port,
+        eventLog: opts.eventLog ? 'custom' : cluster ? 'jetstream' : 'in-process',
       },
       'gateway listening',
     );
 
+    if (cluster) {
+      // Serve at once, or stand by until the serving lease is ours (backup.enabled).
+      http.setServing(false);
+      cluster.onServingChange = (serving) => {
+        http.setServing(serving);
+        logger.info({ serving }, serving ? 'serving' : 'standing by');
+      };
+      await cluster.start();
+      http.setServing(cluster.serving);
+    }
+    http.setReady(true);
     let closing: Promise<void> | null = null;
     return {
       config: cfg,
@@ -229,16 +312,28 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       tls,
       demo,
       overload,
-      addresses: { quic: quicBound, grpc: { host: bindHost(grpcAddr.host), port: grpcServer.port } },
+      metrics,
+      http,
+      cluster,
+      get serving() {
+        return cluster ? cluster.serving : true;
+      },
+      addresses: {
+        quic: quicBound,
+        grpc: { host: bindHost(grpcAddr.host), port: grpcServer.port },
+        http: http.address,
+        metrics: metricsServer.address,
+      },
       startedAt,
       close() {
         closing ??= (async () => {
           // Real time, not `clock`: the drain deadline is about this process, not sessions.
           const deadline = Date.now() + Math.max(0, cfg.server.drainTimeoutMs - 500);
           draining = true;
+          http.setDraining();
           logger.info({ sessions: system.size, connections: listener.connectionCount }, 'draining');
           // No new pushes: producers get UNAVAILABLE and retry elsewhere; calls in flight finish.
-          await Promise.race([closeGrpc(), sleep(Math.max(0, deadline - Date.now()) / 2)]);
+          await Promise.race([closeGrpc(), sleep(Math.max(0, deadline - Date.now()) / 2, true)]);
           // Every attached session's connection closes with 0x12 once its queued frames are flushed.
           system.shutdown();
           listener.closeUnbound(CloseCode.SERVER_SHUTDOWN, 'server shutdown');

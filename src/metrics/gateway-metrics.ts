@@ -14,7 +14,7 @@ import type { GatewayObservers } from '../gateway.js';
 import type { SessionEffect } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { CloseCode, ErrorCode, GateError, RequestType } from '../protocol/codes.js';
-import type { UpstreamRequest, UpstreamResponse } from '../protocol/messages.js';
+import type { UpstreamResponse } from '../protocol/messages.js';
 import type { Admission } from '../transport/client-listener.js';
 import type { AsyncProcessorStats } from '../transport/grpc/async-processor.js';
 import type { EndpointHealth } from '../transport/grpc/upstream-pool.js';
@@ -30,8 +30,6 @@ export interface MetricsSources {
   asyncStats(): AsyncProcessorStats;
   upstreamHealth(): Record<string, EndpointHealth[]>;
 }
-
-export type UpstreamCall = (service: string, request: UpstreamRequest, timeoutMs: number) => Promise<UpstreamResponse>;
 
 /** Why the gateway refused work under load (overload_protection). */
 export type OverloadKind = 'connection' | 'request' | 'upstream_queue' | 'session_queue';
@@ -99,6 +97,14 @@ interface ActorTrack {
   started: Map<number, { at: number; service: string }> | null;
 }
 
+const ZERO_QUIC: TransportCounters = Object.freeze({
+  packetsSent: 0,
+  packetsReceived: 0,
+  bytesSent: 0,
+  bytesReceived: 0,
+  packetsLost: 0,
+  rttMs: 0,
+});
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const REQUEST_TYPE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(RequestType).map(([name, n]) => [n, name.toLowerCase()]),
@@ -142,16 +148,10 @@ export class GatewayMetrics {
   private readonly history: RateHistory<TotalKey>;
   private sampler: NodeJS.Timeout | null = null;
   private lastConnections = 0;
-  private scanCache: { at: number; scan: SessionScan } | null = null;
+  private scanCache: SessionScan | null = null;
   private lastAsync: AsyncProcessorStats = { inflight: 0, queued: 0, rejected: 0, completed: 0, expired: 0 };
-  private lastQuic: TransportCounters = {
-    packetsSent: 0,
-    packetsReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    packetsLost: 0,
-    rttMs: 0,
-  };
+  private lastQuic: TransportCounters = ZERO_QUIC;
+  private lastQuicPackets: TransportCounters = ZERO_QUIC;
 
   // Seed 6.4.2
   readonly activeConnections: Gauge;
@@ -179,7 +179,6 @@ export class GatewayMetrics {
   readonly linkCloses: Counter<'code'>;
   /** Exported for the overload protector and others: `metrics.overloadRefused(kind)`. */
   readonly overloadRefusals: Counter<'kind'>;
-  private readonly quicPackets: Counter<'direction'>;
 
   // Pre-resolved children for the hot paths.
   private readonly requestByType: Array<{ inc(): void }>;
@@ -403,11 +402,20 @@ export class GatewayMetrics {
       labelNames: ['kind'],
       registers,
     });
-    this.quicPackets = new Counter({
+    new Counter({
       name: 'gatesvr_quic_packets_total',
       help: 'QUIC packets by direction (sent, received, lost).',
       labelNames: ['direction'],
       registers,
+      collect() {
+        if (!self.sources) return;
+        const cur = self.sources.quicCounters();
+        const last = self.lastQuicPackets;
+        this.inc({ direction: 'sent' }, Math.max(0, cur.packetsSent - last.packetsSent));
+        this.inc({ direction: 'received' }, Math.max(0, cur.packetsReceived - last.packetsReceived));
+        this.inc({ direction: 'lost' }, Math.max(0, cur.packetsLost - last.packetsLost));
+        self.lastQuicPackets = { ...cur };
+      },
     });
     new Counter({
       name: 'gatesvr_quic_bytes_total',
@@ -420,9 +428,6 @@ export class GatewayMetrics {
         const last = self.lastQuic;
         this.inc({ direction: 'sent' }, Math.max(0, cur.bytesSent - last.bytesSent));
         this.inc({ direction: 'received' }, Math.max(0, cur.bytesReceived - last.bytesReceived));
-        self.quicPackets.inc({ direction: 'sent' }, Math.max(0, cur.packetsSent - last.packetsSent));
-        self.quicPackets.inc({ direction: 'received' }, Math.max(0, cur.packetsReceived - last.packetsReceived));
-        self.quicPackets.inc({ direction: 'lost' }, Math.max(0, cur.packetsLost - last.packetsLost));
         self.lastQuic = { ...cur };
       },
     });
@@ -451,6 +456,7 @@ export class GatewayMetrics {
   bind(sources: MetricsSources): void {
     this.sources = sources;
     this.lastQuic = { ...sources.quicCounters() };
+    this.lastQuicPackets = this.lastQuic;
     this.lastAsync = { ...sources.asyncStats() };
     this.sampler ??= setInterval(() => {
       this.history.record(performance.now(), this.currentTotals(this.sources));
@@ -468,17 +474,14 @@ export class GatewayMetrics {
     this.overloadRefusals.inc({ kind }, n);
   }
 
-  /** Times and counts every upstream call (gatesvr_upstream_requests, gatesvr_async_task_duration). */
-  wrapUpstream(call: UpstreamCall): UpstreamCall {
-    return (service, request, timeoutMs) => {
-      const t0 = performance.now();
-      const p = call(service, request, timeoutMs);
-      p.then(
-        (res) => this.upstreamDone(service, res.code === 0 ? 'ok' : 'app_error', t0),
-        (err: unknown) => this.upstreamDone(service, upstreamOutcome(err), t0),
-      );
-      return p;
-    };
+  /** Times and counts one upstream call (gatesvr_upstream_requests, gatesvr_async_task_duration). */
+  timeUpstream(service: string, call: Promise<UpstreamResponse>): Promise<UpstreamResponse> {
+    const t0 = performance.now();
+    call.then(
+      (res) => this.upstreamDone(service, res.code === 0 ? 'ok' : 'app_error', t0),
+      (err: unknown) => this.upstreamDone(service, upstreamOutcome(err), t0),
+    );
+    return call;
   }
 
   /** Counts connections and requests the given admission refuses. */
@@ -505,12 +508,12 @@ export class GatewayMetrics {
   }
 
   /**
-   * One pass over every live session. `cached` reuses a scan younger than 200 ms
-   * (one scrape reads several gauges from the same pass).
+   * One pass over every live session. `cached` reuses the scan made earlier in the
+   * same synchronous run: prom-client calls every collect() of one scrape in one
+   * loop, so several gauges share a pass; the cache is dropped at the next microtask.
    */
   scan(cached = false): SessionScan {
-    const now = performance.now();
-    if (cached && this.scanCache && now - this.scanCache.at < 200) return this.scanCache.scan;
+    if (cached && this.scanCache) return this.scanCache;
     const scan: SessionScan = {
       total: 0,
       byPhase: { inited: 0, normal: 0, closed: 0 },
@@ -537,7 +540,12 @@ export class GatewayMetrics {
         scan.inflight += s.inflight.size;
       }
     }
-    this.scanCache = { at: now, scan };
+    if (cached) {
+      this.scanCache = scan;
+      queueMicrotask(() => {
+        this.scanCache = null;
+      });
+    }
     return scan;
   }
 
@@ -698,8 +706,12 @@ export class GatewayMetrics {
     switch (event.type) {
       case 'created':
         this.sessionsCreated.inc();
+        this.requestByType[RequestType.START]?.inc();
+        this.totals.requests++;
         return;
       case 'resumed':
+        this.requestByType[RequestType.START]?.inc();
+        this.totals.requests++;
         if (event.takeover) this.takeovers.inc();
         else this.resumes.inc();
         return;

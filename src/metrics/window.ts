@@ -76,11 +76,11 @@ export class RateHistory<K extends string> {
       base = s;
     }
     const seconds = Math.max(0, (t - base.t) / 1000);
+    // Right after start the span is short: divide by at least one second, not by a sliver.
+    const divisor = Math.max(1, seconds);
     const perSecond = {} as Record<K, number>;
-    for (const k of Object.keys(current) as K[]) {
-      const d = current[k] - (base.v[k] ?? 0);
-      perSecond[k] = seconds > 0.001 ? Math.max(0, d) / seconds : 0;
-    }
+    for (const k of Object.keys(current) as K[])
+      perSecond[k] = Math.max(0, current[k] - (base.v[k] ?? 0)) / divisor;
     return { seconds, perSecond };
   }
 }

@@ -1,0 +1,258 @@
+/**
+ * The operations HTTP server on server.http_addr (node:http, no framework):
+ *
+ *   GET /health       200 {"status":"healthy"} once every listener is up and this
+ *                     gateway serves; 503 {"status":"standby"} while it stands by
+ *                     (backup), {"status":"starting"} / {"status":"draining"} around it
+ *   GET /live         200 while the process runs
+ *   GET /stats        connections, sessions by phase and link, zones, upstream health, async processor
+ *   GET /performance  QPS, request latency percentiles, throughput over the last 10 s
+ *   GET /             the operator page (sessions, one actor live)
+ *   /admin/...        admin API (see admin.ts): Bearer admin.token, or loopback-only
+ *
+ * Request logs carry method, path (no query), status and time; never headers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { SessionSystem } from '../../actors/session-system.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
+import type { AsyncProcessorStats } from '../grpc/async-processor.js';
+import type { EndpointHealth } from '../grpc/upstream-pool.js';
+import type { HostPort } from '../quic/types.js';
+import { handleAdmin } from './admin.js';
+import type { SessionInspector } from './inspector.js';
+import { OPERATOR_PAGE_HTML } from './operator-page.js';
+import { HttpError, sendJson } from './respond.js';
+
+export interface HttpLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** What the HTTP server reads from the gateway. */
+export interface HttpGatewayView {
+  config: GatewayConfig;
+  system: SessionSystem;
+  connections(): number;
+  upstreamHealth(): Record<string, EndpointHealth[]>;
+  asyncStats(): AsyncProcessorStats;
+  metrics: GatewayMetrics;
+  /** null when inspector.enabled is false. */
+  inspector: SessionInspector | null;
+  startedAt: number;
+  now(): number;
+}
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  gateway: HttpGatewayView;
+  logger?: HttpLogger;
+}
+
+export type HealthStatus = 'starting' | 'healthy' | 'standby' | 'draining';
+
+export interface HttpServer {
+  readonly address: HostPort;
+  /** false = standing by (backup, lost lease): /health answers 503 standby. */
+  readonly serving: boolean;
+  setServing(serving: boolean): void;
+  /** Every listener is up (set by startGateway at the end of its start). */
+  setReady(ready: boolean): void;
+  /** The gateway is draining (SIGTERM): /health answers 503 draining. */
+  setDraining(): void;
+  readonly status: HealthStatus;
+  close(): Promise<void>;
+}
+
+const PUBLIC_GET = new Set(['/', '/ui', '/health', '/live', '/stats', '/performance']);
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const gw = opts.gateway;
+  const log = opts.logger;
+  let ready = false;
+  let serving = true;
+  let draining = false;
+  const sockets = new Set<Socket>();
+  const streams = new Set<() => void>();
+
+  const status = (): HealthStatus => {
+    if (draining) return 'draining';
+    if (!ready) return 'starting';
+    return serving ? 'healthy' : 'standby';
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const method = req.method ?? 'GET';
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      await handleAdmin(req, res, url, path, {
+        config: gw.config,
+        system: gw.system,
+        inspector: gw.inspector,
+        logger: log,
+        trackStream: (stop) => {
+          streams.add(stop);
+          return () => streams.delete(stop);
+        },
+      });
+      return;
+    }
+    if (!PUBLIC_GET.has(path)) throw new HttpError(404, 'not_found', `no route ${path}`);
+    if (method !== 'GET' && method !== 'HEAD')
+      throw new HttpError(405, 'method_not_allowed', `${method} ${path}`, 'GET, HEAD');
+    switch (path) {
+      case '/health': {
+        const st = status();
+        sendJson(req, res, st === 'healthy' ? 200 : 503, { status: st });
+        return;
+      }
+      case '/live':
+        sendJson(req, res, 200, { status: 'alive', uptimeSeconds: uptime() });
+        return;
+      case '/stats':
+        sendJson(req, res, 200, stats());
+        return;
+      case '/performance':
+        sendJson(req, res, 200, gw.metrics.performance());
+        return;
+      default: {
+        const body = Buffer.from(OPERATOR_PAGE_HTML, 'utf8');
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-length': body.length,
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          'content-security-policy':
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+        });
+        res.end(method === 'HEAD' ? undefined : body);
+      }
+    }
+  };
+
+  const uptime = () => Math.max(0, Math.round((gw.now() - gw.startedAt) / 1000));
+
+  const stats = () => {
+    const scan = gw.metrics.scan();
+    return {
+      status: status(),
+      uptimeSeconds: uptime(),
+      connections: gw.connections(),
+      sessions: {
+        total: scan.total,
+        byPhase: { inited: scan.byPhase.inited, normal: scan.byPhase.normal },
+        attached: scan.attached,
+        detached: scan.detached,
+      },
+      zones: scan.zones,
+      queues: { pendingPushes: scan.pending, heldNotifies: scan.held, inflightRequests: scan.inflight },
+      upstream: gw.upstreamHealth(),
+      async: gw.asyncStats(),
+      inspector: { enabled: gw.inspector !== null, subscribers: gw.inspector?.subscribers ?? 0 },
+    };
+  };
+
+  const server: Server = createServer((req, res) => {
+    const t0 = performance.now();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://gatesvr.local');
+    } catch {
+      url = new URL('http://gatesvr.local/');
+    }
+    res.on('finish', () => {
+      log?.debug(
+        {
+          method: req.method,
+          path: url.pathname,
+          status: res.statusCode,
+          ms: Math.round((performance.now() - t0) * 10) / 10,
+          remote: req.socket.remoteAddress,
+        },
+        'http request',
+      );
+    });
+    route(req, res, url).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        if (err.allow) res.setHeader('allow', err.allow);
+        if (err.status === 401) res.setHeader('www-authenticate', 'Bearer realm="gatesvr-admin"');
+        sendJson(req, res, err.status, { error: err.code, message: err.message });
+        return;
+      }
+      log?.warn({ path: url.pathname, err: String(err) }, 'http handler failed');
+      sendJson(req, res, 500, { error: 'internal', message: 'internal error' });
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const address: HostPort =
+    addr && typeof addr === 'object'
+      ? { host: addr.address, port: addr.port }
+      : { host: opts.host, port: opts.port };
+
+  if (gw.config.admin.token === '' && !gw.config.admin.loopbackOnly) {
+    log?.warn(
+      {},
+      'admin API has no token and is not loopback-only: anyone who reaches http_addr can kick sessions',
+    );
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    address,
+    get serving() {
+      return serving;
+    },
+    setServing(v: boolean) {
+      serving = v;
+    },
+    setReady(v: boolean) {
+      ready = v;
+    },
+    setDraining() {
+      draining = true;
+    },
+    get status() {
+      return status();
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        draining = true;
+        for (const stop of streams) stop();
+        streams.clear();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Anything still open (a slow client) is cut after a short grace.
+        setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, 1000).unref();
+      });
+      return closing;
+    },
+  };
+}

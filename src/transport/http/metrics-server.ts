@@ -1,0 +1,79 @@
+/** Prometheus exposition on server.metrics_addr: GET /metrics (text format 0.0.4). */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { HostPort } from '../quic/types.js';
+import { sendJson } from './respond.js';
+
+export interface MetricsServer {
+  readonly address: HostPort;
+  close(): Promise<void>;
+}
+
+export interface MetricsServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  logger?: { warn(obj: object, msg?: string): void };
+}
+
+export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
+  const sockets = new Set<Socket>();
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://gatesvr.local').pathname;
+    if (path !== '/metrics') {
+      sendJson(req, res, 404, { error: 'not_found', message: 'metrics are at /metrics' });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      sendJson(req, res, 405, { error: 'method_not_allowed', message: `${req.method} /metrics` });
+      return;
+    }
+    const body = Buffer.from(await opts.registry.metrics(), 'utf8');
+    res.writeHead(200, {
+      'content-type': opts.registry.contentType,
+      'content-length': body.length,
+      'cache-control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      opts.logger?.warn({ err: String(err) }, 'metrics scrape failed');
+      if (!res.headersSent) sendJson(req, res, 500, { error: 'internal', message: 'scrape failed' });
+      else res.destroy();
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const address: HostPort =
+    addr && typeof addr === 'object'
+      ? { host: addr.address, port: addr.port }
+      : { host: opts.host, port: opts.port };
+  let closing: Promise<void> | null = null;
+  return {
+    address,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, 1000).unref();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** JSON responses and errors of the operations HTTP servers. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** An error answered as JSON { error: code, message } with `status`. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Allowed methods (405). */
+    readonly allow?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  const data = Buffer.from(`${JSON.stringify(body)}\n`, 'utf8');
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': data.length,
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : data);
+}
+
+/** Reads a small request body (admin POSTs); larger ones are refused with 413. */
+export async function readBody(req: IncomingMessage, limit = 16 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, 'payload_too_large', `body over ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

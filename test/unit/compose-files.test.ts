@@ -1,0 +1,220 @@
+/**
+ * docker-compose.yml, the configs it mounts, config/prometheus.yml and the
+ * Dockerfile agree with each other and with the config loader (Docker itself
+ * does not run here): mounted files exist and load, ports match, env names are
+ * real, upstream / NATS / Prometheus targets name compose services.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { configFromYamlText, envVarNames, loadConfig } from '../../src/config/load.js';
+import { type GatewayConfig, parseAddr } from '../../src/config/schema.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const read = (p: string) => readFileSync(join(root, p), 'utf8');
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  ports?: string[];
+  expose?: string[];
+  environment?: Record<string, string> | string[];
+  volumes?: string[];
+  healthcheck?: { test: string[] | string };
+  depends_on?: Record<string, { condition: string }>;
+}
+
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
+const services = compose.services;
+const GATEWAYS = ['gatesvr-primary', 'gatesvr-backup'];
+
+function envOf(svc: Service): Record<string, string> {
+  if (!svc.environment) return {};
+  if (Array.isArray(svc.environment)) {
+    return Object.fromEntries(
+      svc.environment.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+  }
+  return svc.environment;
+}
+
+/** "${VAR:-default}" -> default (what compose uses when VAR is unset). */
+function interpolate(v: string): string {
+  return v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
+}
+
+/** Container ports a service publishes or exposes: "9453:8453/udp" -> "8453/udp". */
+function containerPorts(svc: Service): Set<string> {
+  const out = new Set<string>();
+  for (const p of svc.ports ?? []) {
+    const [mapping, proto = 'tcp'] = p.split('/');
+    const parts = mapping!.split(':');
+    out.add(`${parts[parts.length - 1]}/${proto}`);
+  }
+  for (const p of svc.expose ?? []) {
+    const [port, proto = 'tcp'] = p.split('/');
+    out.add(`${port}/${proto}`);
+  }
+  return out;
+}
+
+/** The config file a gateway service mounts at its --config path, loaded as the container would. */
+function gatewayConfig(name: string): { file: string; cfg: GatewayConfig } {
+  const svc = services[name]!;
+  const args = svc.command ?? [];
+  const at = args.indexOf('--config');
+  assert.ok(at >= 0, `${name}: command has --config`);
+  const target = args[at + 1]!;
+  const mount = (svc.volumes ?? []).map((v) => v.split(':')).find((parts) => parts[1] === target);
+  assert.ok(mount, `${name}: a volume is mounted at ${target}`);
+  const file = join(root, mount[0]!);
+  assert.ok(existsSync(file), `${name}: ${mount[0]} exists`);
+  const env = Object.fromEntries(Object.entries(envOf(svc)).map(([k, v]) => [k, interpolate(String(v))]));
+  const cfg = loadConfig({ argv: ['--config', file], env });
+  return { file, cfg };
+}
+
+test('the compose file has the gateways, NATS, demo upstreams and Prometheus, each with a health check', () => {
+  for (const name of ['nats', 'upstreams', ...GATEWAYS, 'prometheus']) {
+    assert.ok(services[name], `service ${name}`);
+    assert.ok(services[name]!.healthcheck?.test, `${name} has a healthcheck`);
+  }
+  const nats = services.nats!;
+  assert.match(nats.image ?? '', /^nats:2\.10/);
+  assert.ok(nats.command?.includes('-js'), 'NATS runs JetStream');
+  for (const g of GATEWAYS) {
+    assert.ok(services[g]!.build, `${g} builds the image`);
+    assert.equal(services[g]!.depends_on?.nats?.condition, 'service_healthy');
+  }
+  assert.deepEqual(services.upstreams!.command?.slice(0, 1), ['demo-upstreams']);
+});
+
+test('every mounted config exists and loads (with the service environment) through the config loader', () => {
+  for (const g of GATEWAYS) {
+    const { file, cfg } = gatewayConfig(g);
+    // The file alone is valid too (environment only overrides).
+    configFromYamlText(readFileSync(file, 'utf8'), file);
+    assert.equal(cfg.backup.enabled, true, `${g}: backup pair`);
+    assert.notEqual(cfg.admin.token, '', `${g}: admin token from the environment`);
+  }
+  const primary = gatewayConfig('gatesvr-primary').cfg;
+  const backup = gatewayConfig('gatesvr-backup').cfg;
+  assert.equal(primary.backup.mode, 'primary');
+  assert.equal(backup.backup.mode, 'backup');
+  assert.notEqual(primary.backup.serverId, backup.backup.serverId);
+  assert.equal(primary.nats.url, backup.nats.url, 'one NATS server for the pair');
+});
+
+test('environment variable names used in compose are ones the config loader reads', () => {
+  const known = new Set(envVarNames().map((e) => e.name));
+  for (const [name, svc] of Object.entries(services)) {
+    for (const key of Object.keys(envOf(svc))) {
+      if (!key.startsWith('GATESVR_')) continue;
+      assert.ok(known.has(key), `${name}: ${key} is not read by the config loader`);
+    }
+  }
+});
+
+test('ports in the configs match the ports the compose services publish', () => {
+  for (const g of GATEWAYS) {
+    const { cfg } = gatewayConfig(g);
+    const ports = containerPorts(services[g]!);
+    const s = cfg.server;
+    assert.ok(
+      ports.has(`${parseAddr(s.quicAddr).port}/udp`),
+      `${g}: QUIC port ${s.quicAddr} published as UDP`,
+    );
+    for (const addr of [s.httpAddr, s.grpcAddr, s.metricsAddr]) {
+      assert.ok(ports.has(`${parseAddr(addr).port}/tcp`), `${g}: ${addr} published`);
+    }
+    const hc = JSON.stringify(services[g]!.healthcheck!.test);
+    assert.ok(hc.includes(`:${parseAddr(s.httpAddr).port}/`), `${g}: healthcheck uses http_addr`);
+  }
+  assert.match(JSON.stringify(services['gatesvr-primary']!.healthcheck!.test), /\/health/);
+  // Host ports do not collide.
+  const hostPorts = Object.values(services).flatMap((svc) => (svc.ports ?? []).map((p) => p.split(':')[0]!));
+  for (const p of hostPorts)
+    assert.equal(hostPorts.filter((q) => q === p).length, 1, `host port ${p} published twice`);
+});
+
+test('upstream and NATS targets in the configs are compose services on ports they listen on', () => {
+  const upstreams = services.upstreams!;
+  const args = upstreams.command ?? [];
+  const portOf = (flag: string, dflt: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1]! : dflt);
+  const listening: Record<string, string> = {
+    hello: portOf('--hello', '8081'),
+    business: portOf('--business', '8082'),
+    zone: portOf('--zone', '8083'),
+  };
+  assert.ok(
+    args.includes('--host') && args[args.indexOf('--host') + 1] === '0.0.0.0',
+    'upstreams listen on all interfaces',
+  );
+  const upstreamPorts = containerPorts(upstreams);
+  for (const g of GATEWAYS) {
+    const { cfg } = gatewayConfig(g);
+    for (const svc of ['hello', 'business', 'zone'] as const) {
+      const targets = cfg.upstreamServices[svc];
+      assert.ok(targets.length > 0, `${g}: ${svc} configured (no in-process demo in compose)`);
+      for (const t of targets) {
+        const { host, port } = parseAddr(t, { requireHost: true });
+        assert.equal(host, 'upstreams', `${g}: ${svc} target ${t}`);
+        assert.equal(String(port), listening[svc], `${g}: ${svc} port`);
+        assert.ok(upstreamPorts.has(`${port}/tcp`), `upstreams exposes ${port}`);
+      }
+    }
+    const url = new URL(cfg.nats.url);
+    assert.ok(services[url.hostname], `${g}: nats.url host ${url.hostname} is a service`);
+    assert.ok(containerPorts(services[url.hostname]!).has(`${url.port || '4222'}/tcp`), 'NATS port exposed');
+  }
+});
+
+test('Prometheus scrapes /metrics of every gateway at its metrics_addr', () => {
+  const prom = services.prometheus!;
+  const mount = (prom.volumes ?? [])
+    .map((v) => v.split(':'))
+    .find((p) => p[1] === '/etc/prometheus/prometheus.yml');
+  assert.ok(mount, 'prometheus.yml mounted');
+  assert.equal(mount[0], './config/prometheus.yml');
+  const cfg = parse(read('config/prometheus.yml')) as {
+    scrape_configs: Array<{
+      job_name: string;
+      metrics_path?: string;
+      static_configs: Array<{ targets: string[] }>;
+    }>;
+  };
+  const job = cfg.scrape_configs.find((j) => j.job_name === 'gatesvr');
+  assert.ok(job, 'a gatesvr scrape job');
+  assert.equal(job.metrics_path ?? '/metrics', '/metrics');
+  const targets = job.static_configs.flatMap((s) => s.targets);
+  for (const g of GATEWAYS) {
+    const port = parseAddr(gatewayConfig(g).cfg.server.metricsAddr).port;
+    assert.ok(targets.includes(`${g}:${port}`), `scrapes ${g}:${port}`);
+  }
+  for (const t of targets) {
+    const host = t.slice(0, t.lastIndexOf(':'));
+    assert.ok(GATEWAYS.includes(host), `target ${t} is a gateway service`);
+  }
+});
+
+test('the Dockerfile is multi-stage on node:20-bookworm-slim, exposes the seed ports and checks /health', () => {
+  const df = read('Dockerfile');
+  const froms = [...df.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
+  assert.ok(froms.length >= 2, 'multi-stage');
+  for (const f of froms) assert.equal(f, 'node:20-bookworm-slim');
+  assert.match(df, /npm ci --no-audit --no-fund\n/);
+  assert.match(df, /npm run build/);
+  assert.match(df, /npm ci --omit=dev/);
+  const expose = /^EXPOSE\s+(.+)$/m.exec(df)?.[1]?.split(/\s+/) ?? [];
+  for (const p of ['8453/udp', '8080', '8092', '9090']) assert.ok(expose.includes(p), `EXPOSE ${p}`);
+  assert.match(df, /^HEALTHCHECK .*\n?.*\/health/m);
+  assert.ok(existsSync(join(root, '.dockerignore')));
+  // The image's default config is a real, loadable file.
+  const cmd = /^CMD \[(.*)\]$/m.exec(df)?.[1] ?? '';
+  const cfgPath = /"--config", "([^"]+)"/.exec(cmd)?.[1];
+  assert.ok(cfgPath && existsSync(join(root, cfgPath)), `default config ${cfgPath} exists`);
+  configFromYamlText(read(cfgPath), cfgPath);
+});
