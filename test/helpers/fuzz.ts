@@ -130,7 +130,11 @@ export class Gen {
         return Buffer.concat([h, this.bytes(this.int(16))]);
       }
       case 4:
-        return Buffer.concat([encodeFrame(this.validBody()), encodeFrame(this.validBody()), this.bytes(this.int(8))]);
+        return Buffer.concat([
+          encodeFrame(this.validBody()),
+          encodeFrame(this.validBody()),
+          this.bytes(this.int(8)),
+        ]);
       case 5:
         return encodeFrame(this.bytes(1 + this.int(100)));
       default:

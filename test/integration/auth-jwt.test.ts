@@ -80,7 +80,11 @@ describe('JWT authentication over QUIC', () => {
   });
 
   it('wrong signature -> 401 + close 0x02', async () => {
-    await refused('bob', await sign({ sub: 'bob', exp: nowSec() + 300 }, 'HS256', new TextEncoder().encode('nope-nope-nope')), /signature/);
+    await refused(
+      'bob',
+      await sign({ sub: 'bob', exp: nowSec() + 300 }, 'HS256', new TextEncoder().encode('nope-nope-nope')),
+      /signature/,
+    );
   });
 
   it('wrong subject -> 401 + close 0x02', async () => {
@@ -88,7 +92,11 @@ describe('JWT authentication over QUIC', () => {
   });
 
   it('alg none and HS512 -> 401 + close 0x02', async () => {
-    await refused('bob', `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'bob', exp: nowSec() + 300 })}.`, /./);
+    await refused(
+      'bob',
+      `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'bob', exp: nowSec() + 300 })}.`,
+      /./,
+    );
     await refused('bob', await sign({ sub: 'bob', exp: nowSec() + 300 }, 'HS512'), /algorithm/);
     const h = b64({ alg: 'HS256' });
     const p = b64({ sub: 'bob', exp: nowSec() + 300 });
@@ -114,7 +122,11 @@ describe('JWT authentication over QUIC', () => {
     const sessionId = c.sessionId;
     c.close();
     await refused('carol', await sign({ sub: 'carol', exp: nowSec() - 300 }), /expired/);
-    await refused('carol', await sign({ sub: 'carol', exp: nowSec() + 300 }, 'HS256', new TextEncoder().encode('x'.repeat(20))), /signature/);
+    await refused(
+      'carol',
+      await sign({ sub: 'carol', exp: nowSec() + 300 }, 'HS256', new TextEncoder().encode('x'.repeat(20))),
+      /signature/,
+    );
     // The session survived the refused attempts and resumes with a good token.
     const again = await GateClient.connect({
       host: '127.0.0.1',
@@ -173,7 +185,9 @@ describe('pluggable authenticator', () => {
       const ok = await connectClient(g, 'eve', { authToken: 'let-me-in' });
       ok.close();
       await assert.rejects(connectClient(g, 'eve', { authToken: 'wrong' }), (e: unknown) => {
-        assert.ok(e instanceof GateError && e.code === ErrorCode.UNAUTHENTICATED && /no such user/.test(e.message));
+        assert.ok(
+          e instanceof GateError && e.code === ErrorCode.UNAUTHENTICATED && /no such user/.test(e.message),
+        );
         return true;
       });
       await assert.rejects(connectClient(g, 'eve', { authToken: 'explode-now' }), (e: unknown) => {

@@ -8,9 +8,9 @@ import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { ClientClosedError, type GateClient } from '../../src/client/gate-client.js';
 import type { Gateway } from '../../src/gateway.js';
+import { startGateway } from '../../src/gateway.js';
 import { CloseCode, ErrorCode, GateError } from '../../src/protocol/codes.js';
 import { connectClient, login, startTestGateway, testConfig, waitFor } from '../helpers/gateway.js';
-import { startGateway } from '../../src/gateway.js';
 
 const gateways: Gateway[] = [];
 const clients: GateClient[] = [];
@@ -68,7 +68,10 @@ describe('overload protection over QUIC', () => {
     const s = gw.overload!.stats();
     assert.equal(s.refusedConnections, 1);
     assert.equal(s.connections, 2);
-    assert.ok(lines.some((l) => l.includes('overload warning: connections')), 'warning logged');
+    assert.ok(
+      lines.some((l) => l.includes('overload warning: connections')),
+      'warning logged',
+    );
     // A slot freed is a slot usable again.
     a.close();
     await waitFor(() => gw.listener.connectionCount === 1, 10_000, 'a gone');
@@ -93,7 +96,11 @@ describe('overload protection over QUIC', () => {
     let served = false;
     await waitFor(
       () => {
-        if (!served) noisy.request('echo').then(() => (served = true), () => {});
+        if (!served)
+          noisy.request('echo').then(
+            () => (served = true),
+            () => {},
+          );
         return served;
       },
       20_000,
@@ -116,7 +123,11 @@ describe('overload protection over QUIC', () => {
     let ok = false;
     await waitFor(
       () => {
-        if (!ok) b.request('status').then(() => (ok = true), () => {});
+        if (!ok)
+          b.request('status').then(
+            () => (ok = true),
+            () => {},
+          );
         return ok;
       },
       20_000,

@@ -41,13 +41,20 @@ describe('jwtAuthenticator (HS256)', () => {
   });
 
   it('refuses a wrong signature', async () => {
-    const t = await sign({ sub: 'alice', exp: nowSec() + 60 }, 'HS256', new TextEncoder().encode('another-secret-xxxxxxxx'));
+    const t = await sign(
+      { sub: 'alice', exp: nowSec() + 60 },
+      'HS256',
+      new TextEncoder().encode('another-secret-xxxxxxxx'),
+    );
     assert.deepEqual(await auth.verify('alice', t), { ok: false, reason: 'bad token signature' });
   });
 
   it('refuses a token for another subject', async () => {
     const t = await sign({ sub: 'bob', exp: nowSec() + 60 });
-    assert.deepEqual(await auth.verify('alice', t), { ok: false, reason: 'token subject does not match openid' });
+    assert.deepEqual(await auth.verify('alice', t), {
+      ok: false,
+      reason: 'token subject does not match openid',
+    });
   });
 
   it('requires exp and sub', async () => {
@@ -81,7 +88,10 @@ describe('jwtAuthenticator (HS256)', () => {
       const r = await auth.verify('alice', t);
       assert.equal(r.ok, false, t);
     }
-    assert.deepEqual(await auth.verify('alice', 'a'.repeat(100_000)), { ok: false, reason: 'token too long' });
+    assert.deepEqual(await auth.verify('alice', 'a'.repeat(100_000)), {
+      ok: false,
+      reason: 'token too long',
+    });
   });
 
   it('never puts the token in a reason', async () => {
@@ -118,7 +128,10 @@ describe('guardAuthenticator', () => {
       assert.ok(!r.reason.includes(token));
       assert.match(r.reason, /\[redacted\]/);
     }
-    const g2 = guardAuthenticator({ mode: 'custom', verify: async (_o, t) => ({ ok: false, reason: `bad ${t}` }) });
+    const g2 = guardAuthenticator({
+      mode: 'custom',
+      verify: async (_o, t) => ({ ok: false, reason: `bad ${t}` }),
+    });
     const r2 = await g2.verify('alice', token);
     assert.ok(!r2.ok && !r2.reason.includes(token));
     assert.deepEqual(await guardAuthenticator(noAuth).verify('a', ''), { ok: true });
