@@ -126,7 +126,9 @@ export class SessionActor {
         message: `session ${this.sessionId} closed`,
       });
     }
-    return new Promise((resolve) => this.send({ type: 'PUSH', payload, hint, bindSeq, pushId, reply: resolve }));
+    return new Promise((resolve) =>
+      this.send({ type: 'PUSH', payload, hint, bindSeq, pushId, reply: resolve }),
+    );
   }
 
   send(command: SessionCommand): void {
@@ -142,6 +144,11 @@ export class SessionActor {
    */
   async handOff(code: number, reason: string): Promise<void> {
     while (this.blocked) await this.blocked;
+    this.abandon(code, reason);
+  }
+
+  /** Stop at once, storing nothing more, and close the links with `code` (this gateway stands by). */
+  abandon(code: number, reason: string): void {
     const links = [...this.links.values()];
     this.links.clear();
     this.dispose();
@@ -229,7 +236,11 @@ export class SessionActor {
         }
         this.run(events === effect.events ? effect : { type: 'events', events });
       } else if (failed && effect.type === 'reply' && effect.result.ok) {
-        effect.reply({ ok: false, errorCode: 'UNAVAILABLE', message: '503 event log unavailable: push not stored' });
+        effect.reply({
+          ok: false,
+          errorCode: 'UNAVAILABLE',
+          message: '503 event log unavailable: push not stored',
+        });
       } else {
         this.run(effect);
       }

@@ -150,6 +150,17 @@ export class SessionSystem {
     for (const actor of this.bySession.values()) actor.send({ type: 'SHUTDOWN' });
   }
 
+  /**
+   * This gateway stopped serving (it lost the serving lease): every actor stops
+   * without storing anything more (the new holder owns the log now) and its
+   * connection is closed with `code`.
+   */
+  abandonAll(code: number): void {
+    for (const actor of this.bySession.values()) actor.abandon(code, 'gateway standing by');
+    this.bySession.clear();
+    this.byOpenid.clear();
+  }
+
   /** Stop every actor (after shutdown). */
   dispose(): void {
     for (const actor of this.bySession.values()) actor.dispose();
@@ -203,7 +214,12 @@ export class SessionSystem {
     if (effect.type !== 'events') return;
     for (const e of effect.events) {
       if (e.type === 'logged_in') {
-        this.opts.onLifecycle?.({ type: 'login', sessionId: actor.sessionId, openid: actor.openid, zone: e.zone });
+        this.opts.onLifecycle?.({
+          type: 'login',
+          sessionId: actor.sessionId,
+          openid: actor.openid,
+          zone: e.zone,
+        });
       } else if (e.type === 'detached') {
         this.opts.onLifecycle?.({ type: 'detached', sessionId: actor.sessionId, openid: actor.openid });
       }

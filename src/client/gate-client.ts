@@ -27,6 +27,11 @@ import type { CloseInfo, StreamConnection } from '../transport/quic/types.js';
 export interface GateClientOptions {
   host: string;
   port: number;
+  /**
+   * Gateways to try in turn (e.g. a primary and its backup): a failed
+   * (re)connect or START moves to the next one. `host`/`port` come first.
+   */
+  addresses?: Array<{ host: string; port: number }>;
   openid: string;
   authToken?: string;
   /** CA to verify the gateway's certificate; or `insecure` for self-signed demos. */
@@ -103,6 +108,7 @@ export class GateClient {
   private ackTimer: NodeJS.Timeout | null = null;
   private hbTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private addrIndex = 0;
   private resuming: Promise<void> | null = null;
   private readonly deliveredListeners = new Set<(d: Delivered) => void>();
   private readonly closeListeners = new Set<(info: CloseInfo) => void>();
@@ -241,7 +247,12 @@ export class GateClient {
     this.stopped = false;
     this.resuming = (async () => {
       if (this.conn && !this.conn.closed) this.conn.close(CloseCode.NO_ERROR, 'resume');
-      await this.open();
+      try {
+        await this.open();
+      } catch (err) {
+        this.addrIndex++; // next attempt goes to the next gateway of `addresses`
+        throw err;
+      }
     })().finally(() => {
       this.resuming = null;
     });
@@ -250,9 +261,11 @@ export class GateClient {
 
   private async open(): Promise<void> {
     const o = this.opts;
+    const list = [{ host: o.host, port: o.port }, ...(o.addresses ?? [])];
+    const addr = list[this.addrIndex % list.length]!;
     const conn = await connectQuic({
-      host: o.host,
-      port: o.port,
+      host: addr.host,
+      port: addr.port,
       caPem: o.caPem,
       insecure: o.insecure,
       serverName: o.serverName,

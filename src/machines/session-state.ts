@@ -123,6 +123,8 @@ export function applySessionEvent(s: SessionState, e: SessionEvent): void {
       return;
     case 'request_done':
       s.inflight.delete(e.clientSeq);
+      // Notifies bound to it were released as `pushed` events just before (a no-op live).
+      s.binder.releaseInOrder(e.clientSeq);
       return;
     case 'pushed':
       s.queue.restore(e.seq, e.frame, e.answers);

@@ -24,7 +24,10 @@ export interface NatsServerHandle {
 
 export function findNatsServer(): string {
   const candidates = [
-    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'nats-server')),
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, 'nats-server')),
     '/usr/sbin/nats-server',
     '/usr/local/bin/nats-server',
     '/usr/bin/nats-server',
@@ -37,7 +40,9 @@ export function findNatsServer(): string {
       // next
     }
   }
-  throw new Error('nats-server not found in PATH or /usr/sbin: run `bash scripts/setup.sh` (installs it with apt-get)');
+  throw new Error(
+    'nats-server not found in PATH or /usr/sbin: run `bash scripts/setup.sh` (installs it with apt-get)',
+  );
 }
 
 export function freePort(): Promise<number> {

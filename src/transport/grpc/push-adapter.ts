@@ -1,8 +1,10 @@
 /**
- * GatewayService -> actor system: turns push RPCs into actor events. One
- * NotifyMessage is encoded per RPC and shared by every target.
+ * Producer pushes -> actor system: turns push requests (gRPC GatewayService, or
+ * the same protobuf messages received over NATS) into actor events. One
+ * NotifyMessage is encoded per request and shared by every target. The helpers
+ * are exported so every push transport applies the same rules.
  */
-import type { PushTarget, SessionSystem } from '../../actors/session-system.js';
+import type { PushTarget } from '../../actors/session-system.js';
 import type { PushResult } from '../../machines/session-machine.js';
 import { NotifySyncHint } from '../../protocol/codes.js';
 import {
@@ -13,43 +15,72 @@ import {
 } from '../../protocol/messages.js';
 import type { PushApi } from './gateway-server.js';
 
-function target(targetType: string, targetId: string): PushTarget {
+/** Where accepted pushes go: the local SessionSystem, or a cluster-aware router in front of it. */
+export interface PushSink {
+  push(
+    target: PushTarget,
+    payload: Uint8Array,
+    hint: NotifySyncHint,
+    bindSeq: number,
+    pushId?: string,
+  ): Promise<PushResult>;
+  broadcast(payload: Uint8Array, zone: number, pushId?: string): Promise<number>;
+}
+
+export function pushTarget(targetType: string, targetId: string): PushTarget {
   return { kind: targetType === 'session' ? 'session' : 'openid', id: targetId };
 }
 
-function toResponse(r: PushResult): UnicastPushResponse {
+export function toUnicastResponse(r: PushResult): UnicastPushResponse {
   return r.ok
-    ? { success: true, message: `accepted as seq ${r.seq}`, errorCode: '' }
+    ? {
+        success: true,
+        message: r.duplicate ? 'duplicate push, accepted before' : `accepted as seq ${r.seq}`,
+        errorCode: '',
+      }
     : { success: false, message: r.message, errorCode: r.errorCode };
 }
 
-export function pushApiFor(system: Pick<SessionSystem, 'push' | 'broadcast'>): PushApi {
+/** The NotifyMessage a producer's request becomes (encoded once, shared by every target). */
+export function notifyPayload(
+  req: {
+    msgType?: string;
+    title?: string;
+    content?: string;
+    data?: Uint8Array;
+    metadata?: Record<string, string>;
+  },
+  broadcast = false,
+): Uint8Array {
+  return NotifyMessage.encode({
+    msgType: req.msgType ?? '',
+    title: req.title ?? '',
+    content: req.content ?? '',
+    data: req.data ?? new Uint8Array(0),
+    metadata: req.metadata ?? {},
+    ...(broadcast ? { broadcast: true } : {}),
+  });
+}
+
+export function pushApiFor(system: PushSink): PushApi {
   return {
     async pushToClient(req) {
-      const payload = NotifyMessage.encode({
-        msgType: req.msgType,
-        title: req.title,
-        content: req.content,
-        data: req.data,
-        metadata: req.metadata,
-      });
       const hint = (req.syncHint ?? 0) as NotifySyncHint;
-      return toResponse(
-        await system.push(target(req.targetType, req.targetId), payload, hint, req.bindClientSeqId ?? 0),
+      return toUnicastResponse(
+        await system.push(
+          pushTarget(req.targetType, req.targetId),
+          notifyPayload(req),
+          hint,
+          req.bindClientSeqId ?? 0,
+        ),
       );
     },
     async batchPush(req): Promise<BatchUnicastPushResponse> {
-      const payload = NotifyMessage.encode({
-        msgType: req.msgType,
-        title: req.title,
-        content: req.content,
-        data: req.data,
-        metadata: req.metadata,
-      });
+      const payload = notifyPayload(req);
       const results: UnicastResult[] = await Promise.all(
         (req.targets ?? []).map(async (t) => {
           const r = await system.push(
-            target(t.targetType, t.targetId),
+            pushTarget(t.targetType, t.targetId),
             payload,
             NotifySyncHint.IMMEDIATELY,
             0,
@@ -65,15 +96,7 @@ export function pushApiFor(system: Pick<SessionSystem, 'push' | 'broadcast'>): P
       return { successCount: results.filter((r) => r.success).length, totalCount: results.length, results };
     },
     async broadcast(req) {
-      const payload = NotifyMessage.encode({
-        msgType: req.msgType,
-        title: req.title,
-        content: req.content,
-        data: req.data,
-        metadata: req.metadata,
-        broadcast: true,
-      });
-      const delivered = await system.broadcast(payload, req.zone ?? 0);
+      const delivered = await system.broadcast(notifyPayload(req, true), req.zone ?? 0);
       return { success: true, message: `delivered to ${delivered} sessions`, deliveredCount: delivered };
     },
   };

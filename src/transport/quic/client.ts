@@ -170,8 +170,12 @@ class ClientEndpoint extends Endpoint {
   }
 
   protected sendQueuesIdle(): boolean {
-    if (this.cur.sock.getSendQueueCount() > 0) return false;
-    for (const o of this.old) if (o.sock.getSendQueueCount() > 0) return false;
+    try {
+      if (this.cur.sock.getSendQueueCount() > 0) return false;
+      for (const o of this.old) if (o.sock.getSendQueueCount() > 0) return false;
+    } catch {
+      // a socket closed by a failed connect while a flush was scheduled: nothing to wait for
+    }
     return true;
   }
 
