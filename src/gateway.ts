@@ -203,9 +203,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 
     const listener = new ClientListener({
       system,
-      auth: ((a: Authenticator) => (cluster ? cluster.authenticator(a) : a))(
-        guardAuthenticator(opts.authenticator ?? authenticatorOf(cfg)),
-      ),
+      auth: guardAuthenticator(opts.authenticator ?? authenticatorOf(cfg)),
+      beforeStart: cluster ? (openid) => cluster.prepareStart(openid) : undefined,
       maxFrameBytes: cfg.server.maxFrameBytes,
       startTimeoutMs: cfg.server.startTimeoutMs,
       maxBufferedBytes: Math.max(4 * cfg.server.maxFrameBytes, 8 * 1024 * 1024),

@@ -62,12 +62,13 @@ export class SessionActor {
   ) {
     this.sessionId = sessionId;
     this.openid = openid;
+    const now = deps.clock.now();
     this.actor = createActor(sessionMachine, {
       id: sessionId,
       input: {
         sessionId,
         openid,
-        now: deps.clock.now(),
+        now,
         config: deps.config,
         route: deps.route,
         helloService: deps.helloService,
@@ -76,6 +77,10 @@ export class SessionActor {
       ...(deps.inspect ? { inspect: deps.inspect } : {}),
     });
     this.actor.on('*', (effect) => this.onEffect(effect as SessionEffect));
+    // The machine folds 'started' into its initial context; the log must hold it too,
+    // first, so that the stored events alone rebuild the session.
+    if (!restored)
+      this.run({ type: 'events', events: [{ v: 1, type: 'started', sessionId, openid, at: now }] });
     this.actor.start();
   }
 

@@ -46,6 +46,8 @@ export interface ClientListenerOptions {
   /** A connection whose unsent bytes pass this is cut off (a client that stopped reading). */
   maxBufferedBytes: number;
   admission?: Admission;
+  /** Runs after authentication, before the session is bound (cross-node takeover). */
+  beforeStart?: (openid: string) => Promise<void>;
   logger?: Logger;
   /** Connection counters for metrics and /stats. */
   onConnectionChange?: (active: number) => void;
@@ -248,6 +250,17 @@ class ClientConnection {
       );
       this.refuse(req.msgId, ErrorCode.UNAUTHENTICATED, result.reason, CloseCode.UNAUTHENTICATED);
       return;
+    }
+    if (this.opts.beforeStart) {
+      try {
+        await this.opts.beforeStart(openid);
+      } catch (err) {
+        this.opts.logger?.warn(
+          { connectionId: this.conn.id, openid, err: String(err) },
+          'before-start hook failed',
+        );
+      }
+      if (this.phase !== 'authenticating') return;
     }
     this.phase = 'bound';
     const { actor, resumed } = this.opts.system.start(openid, this.link, req.msgId, start.lastAckedSeqId);

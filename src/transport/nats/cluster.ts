@@ -29,7 +29,6 @@ import {
 } from 'nats';
 import { prepareAdoption, SessionFold } from '../../actors/failover.js';
 import type { PushTarget, SessionLifecycle, SessionSystem } from '../../actors/session-system.js';
-import type { Authenticator, AuthResult } from '../../auth/authenticator.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { PushResult } from '../../machines/session-machine.js';
 import type { SessionState } from '../../machines/session-state.js';
@@ -264,15 +263,12 @@ export class NatsCluster {
    * from the log so the START resumes it. Also reloads this node's own sessions
    * after a restart.
    */
-  authenticator(inner: Authenticator): Authenticator {
-    return {
-      mode: inner.mode,
-      verify: async (openid, token): Promise<AuthResult> => {
-        const r = await inner.verify(openid, token);
-        if (r.ok && this.servingNow) await this.claim(openid);
-        return r;
-      },
-    };
+  /**
+   * Before a START is bound here: a session another node holds is moved to this
+   * node first (its node releases it; this one rebuilds it from the log).
+   */
+  prepareStart(openid: string): Promise<void> {
+    return this.servingNow ? this.claim(openid) : Promise.resolve();
   }
 
   claim(openid: string): Promise<void> {
