@@ -12,8 +12,10 @@ interface Scenario {
 }
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
+/** Scripts in bench/ with their own npm entry that run on import (load.ts: `npm run load`). */
+const NOT_SCENARIOS = new Set(['main.ts', 'load.ts']);
 const available = readdirSync(dir)
-  .filter((f) => f.endsWith('.ts') && f !== 'main.ts' && !f.endsWith('.d.ts'))
+  .filter((f) => f.endsWith('.ts') && !NOT_SCENARIOS.has(f) && !f.endsWith('.d.ts'))
   .map((f) => f.slice(0, -3))
   .sort();
 
@@ -24,10 +26,15 @@ async function main(): Promise<void> {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--seconds') opts.seconds = Number(args[++i]);
-    else names.push(a);
+    else if (a.startsWith('--')) {
+      opts.args ??= {};
+      opts.args[a.slice(2)] = args[++i] ?? '';
+    } else names.push(a);
   }
   if (names.length === 0) {
-    process.stderr.write(`usage: npm run bench -- <${[...available, 'all'].join('|')}> [--seconds N]\n`);
+    process.stderr.write(
+      `usage: npm run bench -- <${[...available, 'all'].join('|')}> [--seconds N] [--<option> V]\n`,
+    );
     process.exit(2);
   }
   const todo = names.includes('all') ? available : names;
@@ -37,7 +44,12 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     progress(`scenario ${name}`);
-    const mod = (await import(`./${name}.ts`)) as Scenario;
+    const mod = (await import(`./${name}.ts`)) as Partial<Scenario>;
+    if (typeof mod.run !== 'function') {
+      // bench/ also holds scripts with their own entry (e.g. load.ts, `npm run load`).
+      progress(`${name}: not a scenario (no run export), skipped`);
+      continue;
+    }
     await mod.run(opts);
   }
 }

@@ -45,4 +45,6 @@ export function emitResult(r: BenchResult): void {
 export interface RunOptions {
   /** Seconds per measured row (scenarios may scale their work by it). */
   seconds?: number;
+  /** Other `--name value` flags, for scenario-specific options (e.g. --sessions 2000). */
+  args?: Record<string, string>;
 }

@@ -353,19 +353,19 @@ function nativeCloseInfo(q: NativeConnection): CloseInfo {
   return { code: 0, isApp: false, byPeer: false, reason: 'closed' };
 }
 
-export function connCounters(q: NativeConnection): TransportCounters {
-  const s = q.stats();
-  let rtt = 0;
+/** RTT of the active path (0 before there is one). pathStats() is the costly part of connCounters. */
+export function connRtt(q: NativeConnection): number {
   try {
-    for (const p of q.pathStats()) {
-      if (p.active) {
-        rtt = p.rtt;
-        break;
-      }
-    }
+    for (const p of q.pathStats()) if (p.active) return p.rtt;
   } catch {
     // no path yet
   }
+  return 0;
+}
+
+export function connCounters(q: NativeConnection, withRtt = true): TransportCounters {
+  const s = q.stats();
+  const rtt = withRtt ? connRtt(q) : 0;
   return {
     packetsSent: s.sent,
     packetsReceived: s.recv,

@@ -85,6 +85,7 @@ export abstract class Endpoint {
         // Queued datagrams still reference the arena: start a fresh one.
         this.arena = Buffer.allocUnsafe(ARENA_BYTES);
       }
+      if (this.arenaOff > 0) this.view = null;
       this.arenaOff = 0;
       while (this.dirtyList.length > 0) {
         const list = this.dirtyList;
@@ -110,6 +111,13 @@ export abstract class Endpoint {
     if (failure !== undefined) throw failure.e;
   }
 
+  /**
+   * The arena slice quiche writes the next packet into. Most sendAll calls end
+   * with a send that produced nothing; the slice is then reused by the next
+   * connection instead of allocating a fresh view per connection per flush.
+   */
+  private view: Buffer | null = null;
+
   /** Drain quiche's outgoing packets for `conn`. */
   sendAll(conn: QuicConn): void {
     const q = conn.q;
@@ -118,15 +126,19 @@ export abstract class Endpoint {
       if (this.arena.length - this.arenaOff < max) {
         this.arena = Buffer.allocUnsafe(ARENA_BYTES);
         this.arenaOff = 0;
+        this.view = null;
       }
       const off = this.arenaOff;
+      const view = this.view ?? this.arena.subarray(off, off + max);
+      this.view = view;
       let r: [number, NativeSendInfo] | null;
       try {
-        r = q.send(this.arena.subarray(off, off + max));
+        r = q.send(view);
       } catch {
         return;
       }
       if (r === null) return;
+      this.view = null;
       const len = r[0];
       this.arenaOff = off + len;
       try {

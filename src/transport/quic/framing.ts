@@ -42,8 +42,11 @@ export function encodeFrames(bodies: readonly Uint8Array[]): Uint8Array {
  * frame; a bad length is reported once and the decoder refuses further input,
  * since the byte stream can no longer be trusted.
  */
+/** Shared empty remainder: most chunks end on a frame boundary, so no allocation per chunk. */
+const NO_REMAINDER = Buffer.alloc(0);
+
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = NO_REMAINDER;
   private failed: FrameError | null = null;
 
   constructor(private readonly maxFrameBytes: number) {}
@@ -61,16 +64,18 @@ export class FrameDecoder {
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.failed) throw this.failed;
     const data =
-      this.buf.length === 0
-        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-        : Buffer.concat([this.buf, chunk]);
+      this.buf.length > 0
+        ? Buffer.concat([this.buf, chunk])
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const frames: Uint8Array[] = [];
     let off = 0;
     while (data.length - off >= 4) {
       const len = data.readUInt32BE(off);
       if (len === 0 || len > this.maxFrameBytes) {
         this.failed = new FrameError(len === 0 ? 'zero_length' : 'too_large', len);
-        this.buf = Buffer.alloc(0);
+        this.buf = NO_REMAINDER;
         throw this.failed;
       }
       if (data.length - off - 4 < len) break;
@@ -78,7 +83,7 @@ export class FrameDecoder {
       off += 4 + len;
     }
     // Copy the remainder so we never pin a large chunk for a few trailing bytes.
-    this.buf = off === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(off));
+    this.buf = off === data.length ? NO_REMAINDER : Buffer.from(data.subarray(off));
     return frames;
   }
 }
