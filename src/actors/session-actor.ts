@@ -7,6 +7,7 @@
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import {
   nextDeadline,
+  type PushItem,
   type PushResult,
   type SessionConfig,
   type SessionEffect,
@@ -53,6 +54,7 @@ export class SessionActor {
   private timer: unknown = null;
   private armedAt = Number.POSITIVE_INFINITY;
   private ended = false;
+  private pendingPushes: PushItem[] = [];
 
   constructor(
     sessionId: string,
@@ -122,7 +124,12 @@ export class SessionActor {
     });
   }
 
-  /** Deliver a notify; resolves once it is accepted (stored) or refused. */
+  /**
+   * Deliver a notify; resolves once it is accepted (stored) or refused. Pushes
+   * that reach the actor in one turn go to the machine as one PUSH batch (one
+   * machine step for a whole producer batch); any other event flushes them first,
+   * so arrival order is kept.
+   */
   push(payload: Uint8Array, hint: NotifySyncHint, bindSeq: number, pushId?: string): Promise<PushResult> {
     if (this.ended) {
       return Promise.resolve({
@@ -131,12 +138,35 @@ export class SessionActor {
         message: `session ${this.sessionId} closed`,
       });
     }
-    return new Promise((resolve) =>
-      this.send({ type: 'PUSH', payload, hint, bindSeq, pushId, reply: resolve }),
-    );
+    return new Promise((reply) => {
+      if (this.pendingPushes.length === 0) queueMicrotask(this.flushPushes);
+      this.pendingPushes.push({ payload, hint, bindSeq, pushId, reply });
+    });
   }
 
+  private readonly flushPushes = (): void => {
+    if (this.pendingPushes.length === 0) return;
+    const items = this.pendingPushes;
+    this.pendingPushes = [];
+    if (this.ended) {
+      for (const item of items) {
+        item.reply?.({
+          ok: false,
+          errorCode: 'SESSION_NOT_FOUND',
+          message: `session ${this.sessionId} closed`,
+        });
+      }
+      return;
+    }
+    this.dispatch({ type: 'PUSH', items });
+  };
+
   send(command: SessionCommand): void {
+    if (this.pendingPushes.length > 0) this.flushPushes();
+    this.dispatch(command);
+  }
+
+  private dispatch(command: SessionCommand): void {
     if (this.ended) return;
     this.actor.send({ ...command, now: this.deps.clock.now() } as SessionMachineEvent);
     this.rearm();
@@ -200,8 +230,8 @@ export class SessionActor {
       case 'upstream':
         this.callUpstream(effect.service, effect.clientSeq, effect.request);
         return;
-      case 'reply':
-        effect.reply(effect.result);
+      case 'replies':
+        for (const [reply, result] of effect.replies) reply(result);
         return;
       case 'ended':
         this.ended = true;
@@ -240,12 +270,14 @@ export class SessionActor {
           list[j] = MERGED;
         }
         this.run(events === effect.events ? effect : { type: 'events', events });
-      } else if (failed && effect.type === 'reply' && effect.result.ok) {
-        effect.reply({
-          ok: false,
-          errorCode: 'UNAVAILABLE',
-          message: '503 event log unavailable: push not stored',
-        });
+      } else if (failed && effect.type === 'replies') {
+        for (const [reply, result] of effect.replies) {
+          reply(
+            result.ok
+              ? { ok: false, errorCode: 'UNAVAILABLE', message: '503 event log unavailable: push not stored' }
+              : result,
+          );
+        }
       } else {
         this.run(effect);
       }

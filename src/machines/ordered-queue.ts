@@ -142,6 +142,15 @@ export class OrderedQueue {
     return { resend, exhausted: false };
   }
 
+  /** Some entry is due again after using every retry: the link is dead. Pure check. */
+  exhausted(now: number, ackTimeout: number, maxRetries: number): boolean {
+    for (let i = this.head; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (e.sentAt >= 0 && e.retries >= maxRetries && now - e.sentAt >= ackTimeout) return true;
+    }
+    return false;
+  }
+
   /** When the oldest sent entry becomes due, or null when nothing waits for an ACK. */
   nextDeadline(ackTimeout: number): number | null {
     let min = Number.POSITIVE_INFINITY;

@@ -45,12 +45,23 @@ export type PushResult =
   | { ok: true; seq: number; duplicate?: boolean }
   | { ok: false; errorCode: 'QUEUE_FULL' | 'SESSION_NOT_FOUND' | 'UNAVAILABLE'; message: string };
 
+export interface PushItem {
+  /** Encoded NotifyMessage. */
+  payload: Uint8Array;
+  hint: NotifySyncHint;
+  bindSeq: number;
+  /** Producer's id of this push (e.g. its NATS message); a repeated id is not queued twice. */
+  pushId?: string;
+  reply?: (result: PushResult) => void;
+}
+
 export type SessionEffect =
   | { type: 'events'; events: SessionEvent[] }
   | { type: 'send'; linkId: number; frames: Uint8Array[] }
   | { type: 'close'; linkId: number; code: number; reason: string }
   | { type: 'upstream'; service: string; clientSeq: number; msgId: number; request: UpstreamRequest }
-  | { type: 'reply'; reply: (result: PushResult) => void; result: PushResult }
+  /** Answers to the producers of one PUSH batch, in order. */
+  | { type: 'replies'; replies: Array<[(result: PushResult) => void, PushResult]> }
   | { type: 'ended'; reason: string };
 
 export type SessionMachineEvent =
@@ -81,16 +92,8 @@ export type SessionMachineEvent =
   | { type: 'STOP'; now: number; linkId: number }
   | { type: 'UPSTREAM_REPLY'; now: number; clientSeq: number; service: string; response: UpstreamResponse }
   | { type: 'UPSTREAM_FAILED'; now: number; clientSeq: number; code: number; message: string; detail: string }
-  | {
-      type: 'PUSH';
-      now: number;
-      payload: Uint8Array;
-      hint: NotifySyncHint;
-      bindSeq: number;
-      /** Producer's id of this push (e.g. its NATS message); a repeated id is not queued twice. */
-      pushId?: string;
-      reply?: (result: PushResult) => void;
-    }
+  /** Pushes that reached the actor in one turn, in arrival order (one machine step for all). */
+  | { type: 'PUSH'; now: number; items: readonly PushItem[] }
   | { type: 'TICK'; now: number }
   | { type: 'SHUTDOWN'; now: number }
   | { type: 'KICK'; now: number; reason: string };
@@ -182,6 +185,51 @@ export function nextDeadline(ctx: SessionContext): number | null {
   return at;
 }
 
+/** Detach from the current link and close it; the session stays for a resume. */
+function dropLink(
+  context: SessionContext,
+  enqueue: Enqueue,
+  now: number,
+  code: number,
+  reason: string,
+): void {
+  const linkId = context.linkId;
+  const out = new Outbox(context);
+  out.record({ v: 1, type: 'detached', at: now });
+  context.linkId = 0;
+  out.after.push({ type: 'close', linkId, code, reason });
+  flush(out, enqueue, now);
+}
+
+/** One producer push: refused when the session owes max_queue pushes, held when bound to an in-flight request. */
+function acceptOne(out: Outbox, s: SessionState, config: SessionConfig, item: PushItem): PushResult {
+  if (item.pushId !== undefined && s.pushIds.has(item.pushId)) return { ok: true, seq: 0, duplicate: true };
+  if (room(s, config.maxQueue) <= 0) {
+    return {
+      ok: false,
+      errorCode: 'QUEUE_FULL',
+      message: `session ${s.sessionId} has ${config.maxQueue} pushes pending`,
+    };
+  }
+  if (item.hint !== NotifySyncHint.IMMEDIATELY && item.bindSeq > 0 && s.inflight.has(item.bindSeq)) {
+    out.record(
+      item.pushId === undefined
+        ? { v: 1, type: 'held', clientSeq: item.bindSeq, hint: item.hint, payload: item.payload }
+        : {
+            v: 1,
+            type: 'held',
+            clientSeq: item.bindSeq,
+            hint: item.hint,
+            payload: item.payload,
+            pid: item.pushId,
+          },
+    );
+    return { ok: true, seq: 0 };
+  }
+  out.pushFrame((n) => notifyFrame(n, item.payload), 0, item.pushId);
+  return { ok: true, seq: s.queue.lastSeq };
+}
+
 export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
@@ -196,7 +244,9 @@ export const sessionMachine = setup({
     detachedTooLong: ({ context, event }) =>
       !context.s.attached && event.now - context.s.detachedAt >= context.config.resumeWindowMs,
     idleTooLong: ({ context, event }) => event.now - context.lastActivity >= context.config.sessionTimeoutMs,
-    linkLost: ({ context }) => !context.s.attached,
+    retriesExhausted: ({ context, event }) =>
+      context.s.attached &&
+      context.s.queue.exhausted(event.now, context.config.ackTimeoutMs, context.config.maxRetries),
   },
   actions: {
     attachLink: enqueueActions(({ context, event, enqueue }) => {
@@ -359,37 +409,12 @@ export const sessionMachine = setup({
       const e = event as Ev<'PUSH'>;
       const { s, config } = context;
       const out = new Outbox(context);
-      if (e.pushId !== undefined && s.pushIds.has(e.pushId)) {
-        if (e.reply)
-          out.after.push({ type: 'reply', reply: e.reply, result: { ok: true, seq: 0, duplicate: true } });
-      } else if (room(s, config.maxQueue) <= 0) {
-        if (e.reply) {
-          out.after.push({
-            type: 'reply',
-            reply: e.reply,
-            result: {
-              ok: false,
-              errorCode: 'QUEUE_FULL',
-              message: `session ${s.sessionId} has ${config.maxQueue} pushes pending`,
-            },
-          });
-        }
-      } else {
-        const bound = e.hint !== NotifySyncHint.IMMEDIATELY && e.bindSeq > 0 && s.inflight.has(e.bindSeq);
-        if (bound) {
-          out.record(
-            e.pushId === undefined
-              ? { v: 1, type: 'held', clientSeq: e.bindSeq, hint: e.hint, payload: e.payload }
-              : { v: 1, type: 'held', clientSeq: e.bindSeq, hint: e.hint, payload: e.payload, pid: e.pushId },
-          );
-        } else out.pushFrame((n) => notifyFrame(n, e.payload), 0, e.pushId);
-        if (e.reply)
-          out.after.push({
-            type: 'reply',
-            reply: e.reply,
-            result: { ok: true, seq: bound ? 0 : s.queue.lastSeq },
-          });
+      const replies: Array<[(result: PushResult) => void, PushResult]> = [];
+      for (const item of e.items) {
+        const result = acceptOne(out, s, config, item);
+        if (item.reply) replies.push([item.reply, result]);
       }
+      if (replies.length > 0) out.after.push({ type: 'replies', replies });
       flush(out, enqueue, e.now);
     }),
     acknowledge: enqueueActions(({ context, event, enqueue }) => {
@@ -404,26 +429,17 @@ export const sessionMachine = setup({
       const { s, config } = context;
       if (!s.attached || context.linkId === 0) return;
       const plan = s.queue.retransmit(event.now, config.ackTimeoutMs, config.maxRetries);
-      if (plan.exhausted) {
-        // The link is dead, not the messages: keep everything for a resume.
-        const linkId = context.linkId;
-        const out = new Outbox(context);
-        out.record({ v: 1, type: 'detached', at: event.now });
-        context.linkId = 0;
-        out.after.push({ type: 'close', linkId, code: CloseCode.ACK_TIMEOUT, reason: 'ack timeout' });
-        flush(out, enqueue, event.now);
-      } else if (plan.resend.length > 0) {
+      if (plan.resend.length > 0) {
         enqueue.emit({ type: 'send', linkId: context.linkId, frames: plan.resend.map((q) => q.frame) });
       }
     }),
+    // The link is dead, not the messages: everything stays queued for a resume.
+    closeDeadLink: enqueueActions(({ context, event, enqueue }) => {
+      dropLink(context, enqueue, event.now, CloseCode.ACK_TIMEOUT, 'ack timeout');
+    }),
     closeLinkForShutdown: enqueueActions(({ context, event, enqueue }) => {
       if (!context.s.attached || context.linkId === 0) return;
-      const linkId = context.linkId;
-      const out = new Outbox(context);
-      out.record({ v: 1, type: 'detached', at: event.now });
-      context.linkId = 0;
-      out.after.push({ type: 'close', linkId, code: CloseCode.SERVER_SHUTDOWN, reason: 'server shutdown' });
-      flush(out, enqueue, event.now);
+      dropLink(context, enqueue, event.now, CloseCode.SERVER_SHUTDOWN, 'server shutdown');
     }),
     endSession: enqueueActions(({ context, event, enqueue }) => {
       const reason =
@@ -482,6 +498,7 @@ export const sessionMachine = setup({
         TICK: [
           { guard: 'detachedTooLong', target: 'closed', actions: 'endSession' },
           { guard: 'idleTooLong', target: 'closed', actions: 'endSession' },
+          { guard: 'retriesExhausted', target: '#session.active.link.detached', actions: 'closeDeadLink' },
           { actions: 'retransmit' },
         ],
       },
@@ -506,8 +523,6 @@ export const sessionMachine = setup({
                 DETACH: { guard: 'fromCurrentLink', target: 'detached', actions: 'detachLink' },
                 SHUTDOWN: { target: 'detached', actions: 'closeLinkForShutdown' },
               },
-              // Retransmission exhaustion detaches without a DETACH event.
-              always: { guard: 'linkLost', target: 'detached' },
             },
           },
         },

@@ -678,10 +678,11 @@ export class GatewayMetrics {
         t.started.set(effect.clientSeq, { at: performance.now(), service: effect.service });
         return;
       }
-      case 'reply':
-        if (!effect.result.ok) {
-          this.pushRefusals.inc({ reason: effect.result.errorCode.toLowerCase() });
-          if (effect.result.errorCode === 'QUEUE_FULL') this.overloadRefusals.inc({ kind: 'session_queue' });
+      case 'replies':
+        for (const [, result] of effect.replies) {
+          if (result.ok) continue;
+          this.pushRefusals.inc({ reason: result.errorCode.toLowerCase() });
+          if (result.errorCode === 'QUEUE_FULL') this.overloadRefusals.inc({ kind: 'session_queue' });
         }
         return;
       case 'close':

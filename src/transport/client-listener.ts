@@ -101,6 +101,8 @@ class ClientConnection {
   private startTimer: NodeJS.Timeout | null;
   /** Frames that arrived while START was being authenticated. */
   private early: ClientRequestMsg[] = [];
+  /** Highest ACK of the current read, not yet given to the actor. */
+  private pendingAck = 0;
 
   constructor(
     private readonly conn: StreamConnection,
@@ -192,6 +194,15 @@ class ClientConnection {
       }
       this.onRequest(req);
     }
+    this.flushAck();
+  }
+
+  /** ACKs are cumulative: of several in one read only the highest goes to the actor. */
+  private flushAck(): void {
+    if (this.pendingAck === 0 || !this.actor || this.phase !== 'bound') return;
+    const seq = this.pendingAck;
+    this.pendingAck = 0;
+    this.actor.send({ type: 'ACK', linkId: this.link.id, seq });
   }
 
   private onRequest(req: ClientRequestMsg): void {
@@ -275,6 +286,7 @@ class ClientConnection {
       if (this.phase !== 'bound') return;
       this.toActor(r);
     }
+    this.flushAck();
   }
 
   private refuse(msgId: number, code: number, message: string, closeCode: number): void {
@@ -291,6 +303,7 @@ class ClientConnection {
     const actor = this.actor!;
     const linkId = this.link.id;
     this.opts.onRequest?.(req.type);
+    if (req.type !== RequestType.ACK) this.flushAck();
     try {
       switch (req.type) {
         case RequestType.HEARTBEAT: {
@@ -325,7 +338,7 @@ class ClientConnection {
         }
         case RequestType.ACK: {
           const ack = ClientAck.decode(req.payload);
-          actor.send({ type: 'ACK', linkId, seq: ack.ackedSeqId });
+          if (ack.ackedSeqId > this.pendingAck) this.pendingAck = ack.ackedSeqId;
           return;
         }
         case RequestType.STOP:

@@ -44,7 +44,7 @@ export function harness(config: Partial<SessionConfig> = {}, restored?: SessionS
   actor.on('*', (e) => {
     const effect = e as SessionEffect;
     // Replies to producers are carried out at once, as the actor would.
-    if (effect.type === 'reply') effect.reply(effect.result);
+    if (effect.type === 'replies') for (const [reply, result] of effect.replies) reply(result);
     else effects.push(effect);
   });
   actor.start();

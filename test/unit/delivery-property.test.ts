@@ -127,12 +127,16 @@ function run(ops: Op[]): void {
         step(() =>
           h.send({
             type: 'PUSH',
-            payload: NotifyMessage.encode({ content }),
-            hint: o.hint,
-            bindSeq: bind,
-            reply: (r) => {
-              if (r.ok) accepted.push(content);
-            },
+            items: [
+              {
+                payload: NotifyMessage.encode({ content }),
+                hint: o.hint,
+                bindSeq: bind,
+                reply: (r) => {
+                  if (r.ok) accepted.push(content);
+                },
+              },
+            ],
           }),
         );
         break;

@@ -100,11 +100,15 @@ function randomRun(seed: number, steps: number) {
       const pushId = pick(3) === 0 ? `p${pick(30)}` : undefined;
       h.send({
         type: 'PUSH',
-        payload: NotifyMessage.encode({ content: `n${i}`, data: new Uint8Array([i & 255]) }),
-        hint: pick(3) as 0 | 1 | 2,
-        bindSeq: inflight.length > 0 && pick(2) ? inflight[pick(inflight.length)]! : 0,
-        pushId,
-        reply: () => {},
+        items: [
+          {
+            payload: NotifyMessage.encode({ content: `n${i}`, data: new Uint8Array([i & 255]) }),
+            hint: pick(3) as 0 | 1 | 2,
+            bindSeq: inflight.length > 0 && pick(2) ? inflight[pick(inflight.length)]! : 0,
+            pushId,
+            reply: () => {},
+          },
+        ],
       });
     } else if (roll < 92) {
       h.send({ type: 'ACK', linkId: link, seq: pick(ctx.s.queue.lastSeq + 2) });

@@ -199,9 +199,18 @@ describe('session machine', () => {
       headers: {},
     });
     h.take();
-    h.send({ type: 'PUSH', payload: notify('after'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 });
-    h.send({ type: 'PUSH', payload: notify('before'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 });
-    h.send({ type: 'PUSH', payload: notify('now'), hint: NotifySyncHint.IMMEDIATELY, bindSeq: 2 });
+    h.send({
+      type: 'PUSH',
+      items: [{ payload: notify('after'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 }],
+    });
+    h.send({
+      type: 'PUSH',
+      items: [{ payload: notify('before'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
+    });
+    h.send({
+      type: 'PUSH',
+      items: [{ payload: notify('now'), hint: NotifySyncHint.IMMEDIATELY, bindSeq: 2 }],
+    });
     const immediate = h.frames();
     assert.equal(immediate.length, 1);
     assert.equal(NotifyMessage.decode(immediate[0]!.payload).content, 'now');
@@ -213,7 +222,10 @@ describe('session machine', () => {
     );
     assert.deepEqual(h.reliableSeqs(out), [3, 4, 5]);
     // Bound to an answer already gone: delivered at once.
-    h.send({ type: 'PUSH', payload: notify('late'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 });
+    h.send({
+      type: 'PUSH',
+      items: [{ payload: notify('late'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
+    });
     assert.equal(h.frames().length, 1);
   });
 
@@ -230,8 +242,14 @@ describe('session machine', () => {
       data: new Uint8Array(),
       headers: {},
     });
-    h.send({ type: 'PUSH', payload: notify('a'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 });
-    h.send({ type: 'PUSH', payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 });
+    h.send({
+      type: 'PUSH',
+      items: [{ payload: notify('a'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 }],
+    });
+    h.send({
+      type: 'PUSH',
+      items: [{ payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
+    });
     h.take();
     h.send({
       type: 'UPSTREAM_FAILED',
@@ -254,20 +272,28 @@ describe('session machine', () => {
     for (let i = 0; i < 5; i++) {
       h.send({
         type: 'PUSH',
-        payload: notify(String(i)),
-        hint: NotifySyncHint.IMMEDIATELY,
-        bindSeq: 0,
-        reply: (r) => results.push(r.ok ? 'ok' : r.errorCode),
+        items: [
+          {
+            payload: notify(String(i)),
+            hint: NotifySyncHint.IMMEDIATELY,
+            bindSeq: 0,
+            reply: (r) => results.push(r.ok ? 'ok' : r.errorCode),
+          },
+        ],
       });
     }
     assert.deepEqual(results, ['ok', 'ok', 'ok', 'QUEUE_FULL', 'QUEUE_FULL']);
     h.send({ type: 'ACK', linkId: 1, seq: 2 });
     h.send({
       type: 'PUSH',
-      payload: notify('x'),
-      hint: 0,
-      bindSeq: 0,
-      reply: (r) => results.push(r.ok ? 'ok' : r.errorCode),
+      items: [
+        {
+          payload: notify('x'),
+          hint: 0,
+          bindSeq: 0,
+          reply: (r) => results.push(r.ok ? 'ok' : r.errorCode),
+        },
+      ],
     });
     assert.equal(results.at(-1), 'ok');
     assert.deepEqual(summarizeSession(h.actor.getSnapshot().context.s).pendingSeqs, [3, 4]);
@@ -275,18 +301,19 @@ describe('session machine', () => {
 
   it('clamps ACKs above the highest seq and ignores ACKs below an earlier one', () => {
     const h = attached();
-    for (let i = 0; i < 3; i++) h.send({ type: 'PUSH', payload: notify(String(i)), hint: 0, bindSeq: 0 });
+    for (let i = 0; i < 3; i++)
+      h.send({ type: 'PUSH', items: [{ payload: notify(String(i)), hint: 0, bindSeq: 0 }] });
     h.send({ type: 'ACK', linkId: 1, seq: 99 });
     assert.equal(h.actor.getSnapshot().context.s.queue.lastAcked, 3);
     h.send({ type: 'ACK', linkId: 1, seq: 1 });
     assert.equal(h.actor.getSnapshot().context.s.queue.lastAcked, 3);
-    h.send({ type: 'PUSH', payload: notify('n'), hint: 0, bindSeq: 0 });
+    h.send({ type: 'PUSH', items: [{ payload: notify('n'), hint: 0, bindSeq: 0 }] });
     assert.equal(h.actor.getSnapshot().context.s.queue.lastSeq, 4);
   });
 
   it('retransmits with the same seq after ack_timeout, then closes 0x10 and stays resumable', () => {
     const h = attached({ ackTimeoutMs: 100, maxRetries: 2 });
-    h.send({ type: 'PUSH', payload: notify('x'), hint: 0, bindSeq: 0 });
+    h.send({ type: 'PUSH', items: [{ payload: notify('x'), hint: 0, bindSeq: 0 }] });
     h.take();
     h.advance(100);
     h.send({ type: 'TICK' });
@@ -310,9 +337,10 @@ describe('session machine', () => {
   it('resumes: drops what the client acknowledged, resends the rest in order, keeps seqs', () => {
     const h = attached();
     login(h);
-    for (let i = 0; i < 4; i++) h.send({ type: 'PUSH', payload: notify(String(i)), hint: 0, bindSeq: 0 });
+    for (let i = 0; i < 4; i++)
+      h.send({ type: 'PUSH', items: [{ payload: notify(String(i)), hint: 0, bindSeq: 0 }] });
     h.send({ type: 'DETACH', linkId: 1 });
-    h.send({ type: 'PUSH', payload: notify('while-away'), hint: 0, bindSeq: 0 });
+    h.send({ type: 'PUSH', items: [{ payload: notify('while-away'), hint: 0, bindSeq: 0 }] });
     h.take();
     h.send({ type: 'ATTACH', linkId: 2, connectionId: 'c2', msgId: 3, lastAckedSeq: 2, isNew: false });
     const out = h.frames();
@@ -385,8 +413,12 @@ describe('session machine', () => {
       data: new Uint8Array(),
       headers: {},
     });
-    h.send({ type: 'PUSH', payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 });
-    for (let i = 0; i < 3; i++) h.send({ type: 'PUSH', payload: notify(String(i)), hint: 0, bindSeq: 0 });
+    h.send({
+      type: 'PUSH',
+      items: [{ payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
+    });
+    for (let i = 0; i < 3; i++)
+      h.send({ type: 'PUSH', items: [{ payload: notify(String(i)), hint: 0, bindSeq: 0 }] });
     h.send({ type: 'ACK', linkId: 1, seq: 2 });
     h.send({ type: 'DETACH', linkId: 1 });
     const live = summarizeSession(h.actor.getSnapshot().context.s);
