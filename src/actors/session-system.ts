@@ -4,27 +4,17 @@
  * section 4), and routes producer pushes to the right actor.
  */
 import { randomUUID } from 'node:crypto';
-import type { InspectionEvent } from 'xstate';
-import type { PushResult, SessionConfig, SessionEffect } from '../machines/session-machine.js';
+import type { PushResult, SessionEffect } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { NotifySyncHint } from '../protocol/codes.js';
-import type { Clock, EventLog, SessionLink, Upstream } from './ports.js';
-import { SessionActor } from './session-actor.js';
+import type { SessionLink } from './ports.js';
+import { SessionActor, type SessionActorDeps } from './session-actor.js';
 
-export interface SessionSystemOptions {
-  config: SessionConfig;
-  route: (action: string) => string;
-  helloService?: string;
-  upstream: Upstream;
-  upstreamTimeoutMs: number;
-  log: EventLog;
-  clock: Clock;
+/** What every actor gets (SessionActorDeps less the callbacks the system owns), plus the system's own hooks. */
+export interface SessionSystemOptions extends Omit<SessionActorDeps, 'onEnded' | 'onError'> {
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
-  observe?: (actor: SessionActor, effect: SessionEffect) => void;
   /** A session began, resumed, was taken over or ended (lifecycle events for upstreams, metrics). */
   onLifecycle?: (event: SessionLifecycle) => void;
-  /** XState inspection of every session actor (inspector.enabled). */
-  inspect?: (event: InspectionEvent) => void;
 }
 
 export type SessionLifecycle =
@@ -183,23 +173,16 @@ export class SessionSystem {
   }
 
   private spawn(sessionId: string, openid: string, restored?: SessionState): SessionActor {
-    const o = this.opts;
+    const { logger, onLifecycle, ...deps } = this.opts;
     const actor = new SessionActor(
       sessionId,
       openid,
       {
-        config: o.config,
-        route: o.route,
-        helloService: o.helloService,
-        upstream: o.upstream,
-        upstreamTimeoutMs: o.upstreamTimeoutMs,
-        log: o.log,
-        clock: o.clock,
-        observe: o.onLifecycle ? (a, effect) => this.observe(a, effect) : o.observe,
-        inspect: o.inspect,
+        ...deps,
+        observe: onLifecycle ? (a, effect) => this.observe(a, effect) : deps.observe,
         onEnded: (a, reason) => this.forget(a, reason),
         onError: (a, err) =>
-          o.logger?.warn({ sessionId: a.sessionId, err: String(err) }, 'session effect failed'),
+          logger?.warn({ sessionId: a.sessionId, err: String(err) }, 'session effect failed'),
       },
       restored,
     );

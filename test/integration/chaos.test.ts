@@ -7,19 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PushClient } from '../../src/client/push-client.js';
+import { prng } from '../helpers/fuzz.js';
 import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
-
-/** Small seeded PRNG so a failing run can be replayed with GATESVR_CHAOS_SEED. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('chaos', () => {
   it('loses, repeats and reorders nothing while connections are cut and resumed', async () => {
