@@ -21,21 +21,18 @@ import { PushClient } from '../src/client/push-client.js';
 import { notifyFrame } from '../src/protocol/frames.js';
 import { NotifyMessage } from '../src/protocol/messages.js';
 import { FrameDecoder } from '../src/transport/quic/framing.js';
-import { connectQuic } from '../src/transport/quic/index.js';
 import type { StreamConnection } from '../src/transport/quic/types.js';
-import { makeTestCert } from '../test/helpers/certs.js';
-import { BenchChild } from './lib/child.js';
 import { type Cell, emitResult, progress, type RunOptions, table } from './lib/report.js';
 import {
   benchPatch,
   closeSessions,
   connectSessions,
   cpuNow,
-  ENGINE_CHILD,
   type GatewayStats,
   round2,
   type Stack,
   sleep,
+  startEngineChild,
   startStack,
 } from './lib/stack.js';
 
@@ -132,11 +129,7 @@ async function gatewayRow(
 }
 
 async function engineRows(conns: number[], seconds: number): Promise<Measured[]> {
-  const cert = await makeTestCert();
-  const { child, ready } = await BenchChild.start<{ port: number }>(ENGINE_CHILD, 'engine', {
-    certPem: cert.certPem,
-    keyPem: cert.keyPem,
-  });
+  const { child, connect } = await startEngineChild();
   const frame = Buffer.from(sampleFrame());
   const open: StreamConnection[] = [];
   let received = 0;
@@ -148,13 +141,7 @@ async function engineRows(conns: number[], seconds: number): Promise<Measured[]>
         open.push(
           ...(await Promise.all(
             Array.from({ length: batch }, async () => {
-              const c = await connectQuic({
-                host: '127.0.0.1',
-                port: ready.port,
-                caPem: cert.certPem,
-                serverName: 'localhost',
-                idleTimeoutMs: 120_000,
-              });
+              const c = await connect();
               const dec = new FrameDecoder(1024 * 1024);
               const echoed = new Promise<void>((resolve) => {
                 let first = true;
@@ -220,6 +207,16 @@ export async function run(opts: RunOptions = {}): Promise<void> {
   );
   const gw: Measured[] = [];
   const clients: GateClient[] = [];
+  const measure = async (row: string, sessions: GateClient[], rpc: (p: PushClient) => Promise<number>) => {
+    const m = await gatewayRow(stack, sessions, row, rpc, seconds);
+    gw.push(m);
+    progress(`  ${m.rate.toFixed(0)} pushes/s`);
+  };
+  /** One BatchPushToClients to `targets`; resolves with how many it refused. */
+  const batchTo = (targets: Array<{ targetType: string; targetId: string }>) => async (p: PushClient) => {
+    const r = await p.batch({ targets, ...NOTIFY });
+    return r.totalCount - r.successCount;
+  };
   try {
     clients.push(...(await connectSessions(stack, 1, 'push')));
     const one = clients[0]!;
@@ -228,19 +225,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       targetId: 'push-0',
     }));
     progress(`gateway: 1 session, batch of ${SAME_OPENID_PER_RPC} x ${INFLIGHT} in flight`);
-    gw.push(
-      await gatewayRow(
-        stack,
-        [one],
-        '1 session (batch)',
-        async (p) => {
-          const r = await p.batch({ targets: sameTargets, ...NOTIFY });
-          return r.totalCount - r.successCount;
-        },
-        seconds,
-      ),
-    );
-    progress(`  ${gw[0]!.rate.toFixed(0)} pushes/s`);
+    await measure('1 session (batch)', [one], batchTo(sameTargets));
 
     progress('connecting 999 more sessions');
     clients.push(...(await connectSessions(stack, 999, 'push1k')));
@@ -249,33 +234,12 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       targetId: i === 0 ? 'push-0' : `push1k-${i - 1}`,
     }));
     progress(`gateway: 1000 sessions, batch of 1000 distinct openids x ${INFLIGHT} in flight`);
-    gw.push(
-      await gatewayRow(
-        stack,
-        clients,
-        '1000 sessions (batch)',
-        async (p) => {
-          const r = await p.batch({ targets: allTargets, ...NOTIFY });
-          return r.totalCount - r.successCount;
-        },
-        seconds,
-      ),
-    );
-    progress(`  ${gw[1]!.rate.toFixed(0)} pushes/s`);
+    await measure('1000 sessions (batch)', clients, batchTo(allTargets));
     progress(`gateway: broadcast to 1000 sessions x ${INFLIGHT} in flight`);
-    gw.push(
-      await gatewayRow(
-        stack,
-        clients,
-        'broadcast 1000',
-        async (p) => {
-          const r = await p.broadcast({ ...NOTIFY, zone: 0 });
-          return clients.length - r.deliveredCount;
-        },
-        seconds,
-      ),
-    );
-    progress(`  ${gw[2]!.rate.toFixed(0)} pushes/s`);
+    await measure('broadcast 1000', clients, async (p) => {
+      const r = await p.broadcast({ ...NOTIFY, zone: 0 });
+      return clients.length - r.deliveredCount;
+    });
   } finally {
     await closeSessions(clients);
     await stack.stop();

@@ -6,19 +6,17 @@
  * `--sessions N` (default 2000).
  */
 import type { GateClient } from '../src/client/gate-client.js';
-import { connectQuic } from '../src/transport/quic/index.js';
 import type { StreamConnection } from '../src/transport/quic/types.js';
-import { makeTestCert } from '../test/helpers/certs.js';
-import { BenchChild, type ProcStats } from './lib/child.js';
+import type { BenchChild, ProcStats } from './lib/child.js';
 import { emitResult, progress, type RunOptions, table } from './lib/report.js';
 import {
   benchPatch,
   closeSessions,
   connectSessions,
-  ENGINE_CHILD,
   type GatewayStats,
   round2,
   sleep,
+  startEngineChild,
   startStack,
 } from './lib/stack.js';
 
@@ -61,22 +59,11 @@ async function gatewayHeld(opts: RunOptions, n: number): Promise<Held> {
 }
 
 async function engineHeld(n: number): Promise<Held> {
-  const cert = await makeTestCert();
-  const { child, ready } = await BenchChild.start<{ port: number }>(ENGINE_CHILD, 'engine', {
-    certPem: cert.certPem,
-    keyPem: cert.keyPem,
-  });
+  const { child, connect } = await startEngineChild();
   const open: StreamConnection[] = [];
   const hello = Buffer.from([0, 0, 0, 4, 1, 2, 3, 4]);
   const connectOne = async () => {
-    const c = await connectQuic({
-      host: '127.0.0.1',
-      port: ready.port,
-      caPem: cert.certPem,
-      serverName: 'localhost',
-      idleTimeoutMs: 120_000,
-      keepAliveMs: 10_000,
-    });
+    const c = await connect({ keepAliveMs: 10_000 });
     await new Promise<void>((resolve) => {
       c.onData = () => resolve();
       c.write(hello);

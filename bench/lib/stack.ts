@@ -9,6 +9,11 @@
  */
 import { join, resolve } from 'node:path';
 import { GateClient } from '../../src/client/gate-client.js';
+import {
+  type ClientConnection,
+  connectQuic,
+  type QuicClientOptions,
+} from '../../src/transport/quic/index.js';
 import { makeTestCert, type TestCert } from '../../test/helpers/certs.js';
 import type { ConfigPatch } from '../../test/helpers/gateway.js';
 import { BenchChild, type ProcStats } from './child.js';
@@ -52,6 +57,33 @@ function profArgs(opts: RunOptions, name: string): string[] {
 
 const GATEWAY_CHILD = new URL('./gateway-child.ts', import.meta.url);
 export const ENGINE_CHILD = new URL('./engine-child.ts', import.meta.url);
+
+export interface EngineChild {
+  child: BenchChild;
+  /** A client connection to the child (loopback, idle timeout 120 s unless `extra` says otherwise). */
+  connect(extra?: Partial<QuicClientOptions>): Promise<ClientConnection>;
+}
+
+/** The bare QUIC engine (createQuicServer) in a child process, the baseline of the gateway rows. */
+export async function startEngineChild(): Promise<EngineChild> {
+  const cert = await makeTestCert();
+  const { child, ready } = await BenchChild.start<{ port: number }>(ENGINE_CHILD, 'engine', {
+    certPem: cert.certPem,
+    keyPem: cert.keyPem,
+  });
+  return {
+    child,
+    connect: (extra = {}) =>
+      connectQuic({
+        host: '127.0.0.1',
+        port: ready.port,
+        caPem: cert.certPem,
+        serverName: 'localhost',
+        idleTimeoutMs: 120_000,
+        ...extra,
+      }),
+  };
+}
 
 export async function startUpstreams(): Promise<{ child: BenchChild; ready: UpstreamsReady }> {
   return BenchChild.start<UpstreamsReady>(GATEWAY_CHILD, 'upstreams', { role: 'upstreams' });

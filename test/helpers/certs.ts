@@ -1,6 +1,6 @@
 /**
- * A self-signed P-256 certificate for localhost / 127.0.0.1, made once per
- * process with the openssl CLI into a temp dir.
+ * Self-signed P-256 certificates for localhost / 127.0.0.1, made with the
+ * openssl CLI into a temp dir: a shared one per process, or a fresh one.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -18,7 +18,8 @@ export interface TestCert {
 const run = promisify(execFile);
 let cached: Promise<TestCert> | null = null;
 
-async function make(): Promise<TestCert> {
+/** A new certificate, its own CA: unknown to anyone trusting another one. */
+export async function makeSelfSignedCert(): Promise<TestCert> {
   const dir = await mkdtemp(join(tmpdir(), 'gatesvr-cert-'));
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
@@ -46,6 +47,6 @@ async function make(): Promise<TestCert> {
 }
 
 export function makeTestCert(): Promise<TestCert> {
-  cached ??= make();
+  cached ??= makeSelfSignedCert();
   return cached;
 }

@@ -1,7 +1,9 @@
 /**
- * A byte-level client for protocol tests: writes exact frames on the session
- * stream and reads decoded ServerPush frames, with no SDK logic in between.
+ * A byte-level QUIC client for protocol, auth and hostile-client tests: writes
+ * exact frames on the session stream and reads decoded ServerPush frames, with
+ * no SDK logic in between.
  */
+import type { Gateway } from '../../src/gateway.js';
 import { RequestType } from '../../src/protocol/codes.js';
 import {
   BusinessRequest,
@@ -11,43 +13,77 @@ import {
   ServerPush,
   StartRequest,
 } from '../../src/protocol/messages.js';
-import type { ClientConnection } from '../../src/transport/quic/client.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/quic/framing.js';
-import { connectQuic } from '../../src/transport/quic/index.js';
+import { type ClientConnection, connectQuic } from '../../src/transport/quic/index.js';
 import type { CloseInfo } from '../../src/transport/quic/types.js';
+
+export interface RawConnectOptions {
+  idleTimeoutMs?: number;
+  keepAliveMs?: number;
+}
 
 export class RawClient {
   private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
-  private readonly inbox: ServerPush[] = [];
-  private waiter: (() => void) | null = null;
+  /** Every push received so far, in order; `next()` hands each out once. */
+  readonly pushes: ServerPush[] = [];
+  private read = 0;
+  private readonly waiters = new Set<() => void>();
+  private nextMsgId = 1;
   closeInfo: CloseInfo | null = null;
-  private closeWaiters: Array<(i: CloseInfo) => void> = [];
 
   private constructor(readonly conn: ClientConnection) {
     conn.onData = (chunk) => {
-      for (const f of this.decoder.push(chunk)) this.inbox.push(ServerPush.decode(f));
-      this.waiter?.();
+      try {
+        for (const f of this.decoder.push(chunk)) this.pushes.push(ServerPush.decode(f));
+      } catch {
+        // the gateway sent something we cannot parse: tests look at `pushes`
+      }
+      this.wake();
     };
     conn.onClose = (info) => {
       this.closeInfo = info;
-      for (const w of this.closeWaiters) w(info);
-      this.waiter?.();
+      this.wake();
     };
   }
 
-  static async connect(port: number, caPem: string): Promise<RawClient> {
-    return new RawClient(await connectQuic({ host: '127.0.0.1', port, caPem, serverName: 'localhost' }));
+  static async connect(
+    gw: Pick<Gateway, 'addresses' | 'tls'>,
+    opts: RawConnectOptions = {},
+  ): Promise<RawClient> {
+    return new RawClient(
+      await connectQuic({
+        host: '127.0.0.1',
+        port: gw.addresses.quic.port,
+        caPem: gw.tls.certPem,
+        serverName: 'localhost',
+        idleTimeoutMs: opts.idleTimeoutMs,
+        keepAliveMs: opts.keepAliveMs ?? 0,
+      }),
+    );
   }
 
   writeRaw(bytes: Uint8Array): void {
     this.conn.write(bytes);
   }
 
+  /** One ClientRequest frame; msg_id counts up from 1 unless given. */
   send(req: Partial<ClientRequest>): void {
-    this.conn.write(encodeFrame(ClientRequest.encode(req)));
+    this.conn.write(
+      encodeFrame(
+        ClientRequest.encode({
+          msgId: req.msgId ?? this.nextMsgId++,
+          seqId: req.seqId ?? 0,
+          type: req.type ?? RequestType.UNKNOWN,
+          payload: req.payload ?? new Uint8Array(0),
+          headers: req.headers ?? {},
+          openid: req.openid ?? '',
+        }),
+      ),
+    );
   }
 
-  start(openid: string, msgId = 1, lastAckedSeqId = 0, authToken = ''): void {
+  start(openid: string, opts: { msgId?: number; lastAckedSeqId?: number; authToken?: string } = {}): void {
+    const { msgId, lastAckedSeqId = 0, authToken = '' } = opts;
     this.send({
       msgId,
       type: RequestType.START,
@@ -82,24 +118,17 @@ export class RawClient {
     this.send({ msgId: 0, type: RequestType.STOP, payload: new Uint8Array() });
   }
 
-  /** The next push, or null if the connection closed first. */
+  /** The next push not handed out yet; rejects if the connection closed first. */
   async next(timeoutMs = 10_000): Promise<ServerPush> {
     const deadline = Date.now() + timeoutMs;
-    while (this.inbox.length === 0) {
+    while (this.read === this.pushes.length) {
       if (this.closeInfo)
         throw new Error(`connection closed (code ${this.closeInfo.code}) while waiting for a push`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error('no push within timeout');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          this.waiter = null;
-          resolve();
-        };
-      });
+      await this.wait(left);
     }
-    return this.inbox.shift()!;
+    return this.pushes[this.read++]!;
   }
 
   /** Wait for the next push satisfying `pred`, dropping others. */
@@ -111,18 +140,34 @@ export class RawClient {
     }
   }
 
-  closed(timeoutMs = 15_000): Promise<CloseInfo> {
-    if (this.closeInfo) return Promise.resolve(this.closeInfo);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('connection did not close')), timeoutMs);
-      this.closeWaiters.push((i) => {
-        clearTimeout(t);
-        resolve(i);
-      });
-    });
+  async closed(timeoutMs = 15_000): Promise<CloseInfo> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closeInfo) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('connection did not close');
+      await this.wait(left);
+    }
+    return this.closeInfo;
   }
 
   close(): void {
     this.conn.close(0, 'test done');
+  }
+
+  /** Resolves on the next push or close, or after `ms`. */
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
   }
 }

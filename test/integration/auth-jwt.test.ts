@@ -14,7 +14,7 @@ import { type Gateway, startGateway } from '../../src/gateway.js';
 import { CloseCode, ErrorCode, GateError, PushType } from '../../src/protocol/codes.js';
 import { StartResponse } from '../../src/protocol/messages.js';
 import { connectClient, login, startTestGateway, testConfig } from '../helpers/gateway.js';
-import { rawConnect } from '../helpers/raw-stream-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 const SECRET = 'integration-secret-4f1b8c2d9e';
 const key = new TextEncoder().encode(SECRET);
@@ -43,15 +43,15 @@ after(() => gw.close());
 /** START over a raw connection: the START_RESP and the close the gateway sent. */
 async function rawStart(openid: string, token: string) {
   usedTokens.push(token);
-  const c = await rawConnect(gw);
-  c.start(openid, token);
-  const resp = await c.next((p) => p.type === PushType.START_RESP);
+  const c = await RawClient.connect(gw);
+  c.start(openid, { authToken: token });
+  const resp = await c.nextWhere((p) => p.type === PushType.START_RESP);
   const body = StartResponse.decode(resp.payload);
   if (body.success) {
-    c.conn.close(0, 'test done');
+    c.close();
     return { body, close: null };
   }
-  return { body, close: await c.closed };
+  return { body, close: await c.closed() };
 }
 
 async function refused(openid: string, token: string, reason: RegExp) {

@@ -15,7 +15,7 @@ import { RawClient } from '../helpers/raw-client.js';
 const content = (p: ServerPush) => NotifyMessage.decode(p.payload).content;
 
 async function rawLogin(gw: Gateway, openid: string, zone = '1'): Promise<{ c: RawClient; session: string }> {
-  const c = await RawClient.connect(gw.addresses.quic.port, gw.tls.certPem);
+  const c = await RawClient.connect(gw);
   c.start(openid);
   const resp = StartResponse.decode((await c.next()).payload);
   c.business(1, 'hello', { zone });
@@ -119,8 +119,8 @@ describe('delivery', () => {
     await waitFor(() => !actor.state.attached, 5000, 'detached');
     assert.equal(actor.state.phase, 'normal');
     // Resume: the unacknowledged push comes again with its seq.
-    const c2 = await RawClient.connect(gw.addresses.quic.port, gw.tls.certPem);
-    c2.start('d-retx', 1, 1);
+    const c2 = await RawClient.connect(gw);
+    c2.start('d-retx', { lastAckedSeqId: 1 });
     const resp = StartResponse.decode((await c2.next()).payload);
     assert.equal(resp.resumed, true);
     assert.equal(resp.lastClientSeq, 1);
@@ -139,8 +139,8 @@ describe('delivery', () => {
     c.close();
     await waitFor(() => gw.system.findByOpenid('d-resume')?.state.attached === false, 5000, 'detached');
     await push.push({ targetType: 'openid', targetId: 'd-resume', content: 'while away' });
-    const c2 = await RawClient.connect(gw.addresses.quic.port, gw.tls.certPem);
-    c2.start('d-resume', 1, 3);
+    const c2 = await RawClient.connect(gw);
+    c2.start('d-resume', { lastAckedSeqId: 3 });
     const resp = StartResponse.decode((await c2.next()).payload);
     assert.deepEqual([resp.resumed, resp.sessionId, resp.zone], [true, session, 1]);
     const got = [await c2.next(), await c2.next(), await c2.next()];
@@ -158,8 +158,8 @@ describe('delivery', () => {
 
   it('takeover: a START elsewhere moves the session; the old connection gets 0x11', async () => {
     const { c: old, session } = await rawLogin(gw, 'd-takeover');
-    const fresh = await RawClient.connect(gw.addresses.quic.port, gw.tls.certPem);
-    fresh.start('d-takeover', 1, 1);
+    const fresh = await RawClient.connect(gw);
+    fresh.start('d-takeover', { lastAckedSeqId: 1 });
     const resp = StartResponse.decode((await fresh.next()).payload);
     assert.deepEqual([resp.resumed, resp.sessionId], [true, session]);
     assert.equal((await old.closed()).code, CloseCode.SESSION_TAKEN_OVER);
@@ -172,8 +172,8 @@ describe('delivery', () => {
     const { c, session } = await rawLogin(gw, 'd-expire');
     c.close();
     await waitFor(() => gw.system.findByOpenid('d-expire') === undefined, 10_000, 'session expired');
-    const c2 = await RawClient.connect(gw.addresses.quic.port, gw.tls.certPem);
-    c2.start('d-expire', 1, 1);
+    const c2 = await RawClient.connect(gw);
+    c2.start('d-expire', { lastAckedSeqId: 1 });
     const resp = StartResponse.decode((await c2.next()).payload);
     assert.equal(resp.resumed, false);
     assert.notEqual(resp.sessionId, session);

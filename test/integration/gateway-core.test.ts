@@ -21,11 +21,18 @@ describe('core gateway', () => {
     await gw.close();
   });
 
-  const raw = () => RawClient.connect(gw.addresses.quic.port, gw.tls.certPem);
+  const raw = () => RawClient.connect(gw);
+  /** A raw client past START, its START_RESP read. */
+  const started = async (openid: string) => {
+    const c = await raw();
+    c.start(openid);
+    await c.next();
+    return c;
+  };
 
   it('answers START with a session id, heartbeat interval and seq 0', async () => {
     const c = await raw();
-    c.start('core-start', 42);
+    c.start('core-start', { msgId: 42 });
     const p = await c.next();
     assert.equal(p.type, PushType.START_RESP);
     assert.equal(p.seqId, 0);
@@ -40,9 +47,7 @@ describe('core gateway', () => {
   });
 
   it('echoes HEARTBEAT with the client timestamp and the same msg_id', async () => {
-    const c = await raw();
-    c.start('core-hb');
-    await c.next();
+    const c = await started('core-hb');
     c.heartbeat(77, 123456);
     const p = await c.next();
     assert.equal(p.type, PushType.HEARTBEAT_RESP);
@@ -55,9 +60,7 @@ describe('core gateway', () => {
   });
 
   it('refuses BUSINESS before login with a reliable ERROR 403 carrying client_seq and msg_id', async () => {
-    const c = await raw();
-    c.start('core-403');
-    await c.next();
+    const c = await started('core-403');
     c.business(1, 'echo', {}, 555);
     const p = await c.next();
     assert.equal(p.type, PushType.ERROR);
@@ -130,9 +133,7 @@ describe('core gateway', () => {
   }
 
   it('sends ERROR 413 before closing on an oversize frame', async () => {
-    const c = await raw();
-    c.start('core-413');
-    await c.next();
+    const c = await started('core-413');
     c.writeRaw(Buffer.from([0, 1, 0, 0]));
     const p = await c.next();
     assert.equal(p.type, PushType.ERROR);
@@ -142,9 +143,7 @@ describe('core gateway', () => {
   });
 
   it('closes with PROTOCOL_ERROR on an undecodable payload after START', async () => {
-    const c = await raw();
-    c.start('core-badpayload');
-    await c.next();
+    const c = await started('core-badpayload');
     c.send({ msgId: 3, seqId: 1, type: 4, payload: Buffer.from([0x0a, 0xff]) });
     assert.equal((await c.closed()).code, CloseCode.PROTOCOL_ERROR);
   });
@@ -173,9 +172,7 @@ describe('core gateway', () => {
   });
 
   it('answers BUSINESS seq 0 with ERROR 400', async () => {
-    const c = await raw();
-    c.start('core-seq0');
-    await c.next();
+    const c = await started('core-seq0');
     c.business(0, 'hello', {}, 9);
     const p = await c.next();
     assert.equal(p.type, PushType.ERROR);

@@ -11,7 +11,7 @@ import type { Gateway } from '../../src/gateway.js';
 import { CloseCode, ErrorCode, NotifySyncHint, PushType, RequestType } from '../../src/protocol/codes.js';
 import { ErrorMessage, NotifyMessage, StartResponse } from '../../src/protocol/messages.js';
 import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
-import { rawConnect } from '../helpers/raw-stream-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 const gateways: Gateway[] = [];
 const clients: GateClient[] = [];
@@ -36,13 +36,13 @@ async function setup(
 describe('hostile and slow clients', () => {
   it('no START within start_timeout -> close 0x01; a first frame other than START -> close 0x01', async () => {
     const { gw, stillWorks } = await setup({ server: { startTimeoutMs: 300 } });
-    const silent = await rawConnect(gw);
-    const info = await silent.closed;
+    const silent = await RawClient.connect(gw);
+    const info = await silent.closed();
     assert.equal(info.code, CloseCode.PROTOCOL_ERROR);
     assert.equal(info.isApp, true);
-    const early = await rawConnect(gw);
+    const early = await RawClient.connect(gw);
     early.send({ type: RequestType.HEARTBEAT });
-    assert.equal((await early.closed).code, CloseCode.PROTOCOL_ERROR);
+    assert.equal((await early.closed()).code, CloseCode.PROTOCOL_ERROR);
     await stillWorks();
   });
 
@@ -55,9 +55,9 @@ describe('hostile and slow clients', () => {
       { bytes: [0, 0, 0, 3, 0xff, 0xff, 0xff] },
     ];
     for (const c of cases) {
-      const r = await rawConnect(gw);
+      const r = await RawClient.connect(gw);
       r.conn.write(Buffer.from(c.bytes));
-      const info = await r.closed;
+      const info = await r.closed();
       assert.equal(info.code, CloseCode.PROTOCOL_ERROR, `case ${JSON.stringify(c.bytes)}`);
       if (c.code !== undefined) {
         const err = r.pushes.find((p) => p.type === PushType.ERROR);
@@ -66,11 +66,11 @@ describe('hostile and slow clients', () => {
       }
     }
     // The same after a good START: the session is detached, not harmed.
-    const r = await rawConnect(gw);
+    const r = await RawClient.connect(gw);
     r.start('bad-after-start');
-    await r.next((p) => p.type === PushType.START_RESP);
+    await r.nextWhere((p) => p.type === PushType.START_RESP);
     r.conn.write(Buffer.from([0, 0, 0, 2, 0xff, 0xff]));
-    assert.equal((await r.closed).code, CloseCode.PROTOCOL_ERROR);
+    assert.equal((await r.closed()).code, CloseCode.PROTOCOL_ERROR);
     assert.ok(gw.system.findByOpenid('bad-after-start'), 'session kept for a resume');
     await waitFor(() => gw.listener.connectionCount === 1, 10_000, 'only the good connection left');
     await stillWorks();
@@ -81,10 +81,10 @@ describe('hostile and slow clients', () => {
     // The good session speaks often enough to stay (its QUIC keep-alive is 10 s).
     const busy = setInterval(() => good.heartbeat().catch(() => {}), 100);
     try {
-      const r = await rawConnect(gw, { keepAliveMs: 0 });
+      const r = await RawClient.connect(gw, { keepAliveMs: 0 });
       r.start('idle-one');
-      await r.next((p) => p.type === PushType.START_RESP);
-      const info = await r.closed;
+      await r.nextWhere((p) => p.type === PushType.START_RESP);
+      const info = await r.closed();
       assert.equal(info.reason, 'idle_timeout');
       await waitFor(() => gw.listener.connectionCount === 1, 10_000, 'server dropped it');
       const s = gw.system.findByOpenid('idle-one');
@@ -97,10 +97,10 @@ describe('hostile and slow clients', () => {
 
   it('session_timeout: a session with no frame is closed (code 0) even if QUIC stays alive', async () => {
     const { gw, good } = await setup({ server: { sessionTimeoutMs: 800 } });
-    const r = await rawConnect(gw, { keepAliveMs: 100 });
+    const r = await RawClient.connect(gw, { keepAliveMs: 100 });
     r.start('quiet-one');
-    await r.next((p) => p.type === PushType.START_RESP);
-    const info = await r.closed;
+    await r.nextWhere((p) => p.type === PushType.START_RESP);
+    const info = await r.closed();
     assert.equal(info.code, CloseCode.NO_ERROR);
     assert.equal(info.isApp, true);
     assert.equal(info.reason, 'session_timeout');
@@ -119,27 +119,27 @@ describe('hostile and slow clients', () => {
         },
       },
     );
-    const r = await rawConnect(gw);
+    const r = await RawClient.connect(gw);
     r.start('pipeliner');
     for (let i = 0; i < 1000; i++) r.send({ type: RequestType.HEARTBEAT });
-    const info = await r.closed;
+    const info = await r.closed();
     assert.equal(info.code, CloseCode.OVERLOADED);
     // A few pipelined frames are fine.
-    const ok = await rawConnect(gw);
+    const ok = await RawClient.connect(gw);
     ok.start('pipeliner-ok');
     for (let i = 0; i < 10; i++) ok.send({ type: RequestType.HEARTBEAT });
-    const resp = await ok.next((p) => p.type === PushType.START_RESP);
+    const resp = await ok.nextWhere((p) => p.type === PushType.START_RESP);
     assert.equal(StartResponse.decode(resp.payload).success, true);
-    await ok.next((p) => p.type === PushType.HEARTBEAT_RESP);
+    await ok.nextWhere((p) => p.type === PushType.HEARTBEAT_RESP);
     ok.conn.close(0);
     await stillWorks();
   });
 
   it('a client that stops reading is cut off with 0x03, not buffered forever; its pushes wait for a resume', async () => {
     const { gw, stillWorks } = await setup({ server: { maxQueue: 2000 } });
-    const r = await rawConnect(gw);
+    const r = await RawClient.connect(gw);
     r.start('no-reader');
-    await r.next((p) => p.type === PushType.START_RESP);
+    await r.nextWhere((p) => p.type === PushType.START_RESP);
     // From now on the client never reads its stream: QUIC flow control grants no more credit.
     (r.conn as unknown as { readSession: () => void }).readSession = () => {};
     const session = gw.system.findByOpenid('no-reader')!;
@@ -159,7 +159,7 @@ describe('hostile and slow clients', () => {
       for (const c of conns()) peakBuffered = Math.max(peakBuffered, c.conn.bufferedBytes);
       if (i % 20 === 0) await new Promise((res) => setImmediate(res));
     }
-    const info = await r.closed;
+    const info = await r.closed();
     assert.equal(info.code, CloseCode.OVERLOADED);
     assert.equal(info.isApp, true);
     assert.ok(accepted > 0 && accepted < 1500, `accepted ${accepted}`);

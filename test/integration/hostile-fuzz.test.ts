@@ -9,7 +9,7 @@ import type { GateClient } from '../../src/client/gate-client.js';
 import type { Gateway } from '../../src/gateway.js';
 import { Gen, prng } from '../helpers/fuzz.js';
 import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
-import { rawConnect } from '../helpers/raw-stream-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 const CONNECTIONS = 200;
 const CHUNKS_PER_CONNECTION = 10; // 2,000 hostile chunks in all
@@ -72,9 +72,9 @@ describe('live gateway fuzz', () => {
         const id = next++;
         const seed = g.int(2 ** 31);
         const cg = new Gen(prng(seed));
-        let c: Awaited<ReturnType<typeof rawConnect>>;
+        let c: RawClient;
         try {
-          c = await rawConnect(gw);
+          c = await RawClient.connect(gw);
         } catch (err) {
           problems.push(`connect ${id}: ${String(err)}`);
           continue;
@@ -85,12 +85,12 @@ describe('live gateway fuzz', () => {
           if (cg.int(3) === 0) await new Promise((r) => setImmediate(r));
         }
         const done = await Promise.race([
-          c.closed.then(() => true),
+          c.closed().then(() => true),
           new Promise((r) => setTimeout(() => r(false), 200)),
         ]);
         if (done) closedByGateway++;
         else c.conn.close(0, 'fuzz client done');
-        await c.closed;
+        await c.closed();
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));

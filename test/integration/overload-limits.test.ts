@@ -42,6 +42,23 @@ async function burst(c: GateClient, n: number, action = 'echo', params: Record<s
 
 const count = (xs: unknown[], v: unknown) => xs.filter((x) => x === v).length;
 
+/** Waits until a request for `action` is served again, sending one per poll until one is. */
+async function servedAgain(c: GateClient, action: string, what: string): Promise<void> {
+  let served = false;
+  await waitFor(
+    () => {
+      if (!served)
+        c.request(action).then(
+          () => (served = true),
+          () => {},
+        );
+      return served;
+    },
+    20_000,
+    what,
+  );
+}
+
 describe('overload protection over QUIC', () => {
   it('max_connections: a further connection gets 429 and close 0x03; admitted sessions go on', async () => {
     const lines: string[] = [];
@@ -93,19 +110,7 @@ describe('overload protection over QUIC', () => {
     assert.deepEqual(calm, ['ok', 'ok', 'ok']);
     assert.ok(gw.overload!.stats().refusedBySession >= 20);
     // The noisy session is not cut off: it is served again once its bucket refills.
-    let served = false;
-    await waitFor(
-      () => {
-        if (!served)
-          noisy.request('echo').then(
-            () => (served = true),
-            () => {},
-          );
-        return served;
-      },
-      20_000,
-      'noisy served again',
-    );
+    await servedAgain(noisy, 'echo', 'noisy served again');
   });
 
   it('max_qps over the sliding window: 429 gateway-wide, then served again as the window slides', async () => {
@@ -120,19 +125,7 @@ describe('overload protection over QUIC', () => {
     // The other session's connection is intact (heartbeats are not rate limited)...
     assert.ok((await b.heartbeat()).serverTimestamp > 0);
     // ...and its requests are served once the window has room again.
-    let ok = false;
-    await waitFor(
-      () => {
-        if (!ok)
-          b.request('status').then(
-            () => (ok = true),
-            () => {},
-          );
-        return ok;
-      },
-      20_000,
-      'b served',
-    );
+    await servedAgain(b, 'status', 'b served');
     const s = gw.overload!.stats();
     assert.ok(s.refusedRequests >= 40);
     assert.ok(s.warningsByKind.qps >= 1);

@@ -13,18 +13,8 @@ import {
   type StreamConnection,
 } from '../../src/transport/quic/index.js';
 import { CID_LEN, quiche } from '../../src/transport/quic/native.js';
-import { makeTestCert, type TestCert } from '../helpers/certs.js';
-
-/** Failure guard only: behaviour is asserted, never timing. */
-function guard<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    }),
-  ]);
-}
+import { makeSelfSignedCert, makeTestCert, type TestCert } from '../helpers/certs.js';
+import { guard, until } from '../helpers/quic.js';
 
 function closed(c: StreamConnection): Promise<CloseInfo> {
   return new Promise((resolve) => {
@@ -68,6 +58,8 @@ interface Harness {
   port: number;
   conns: StreamConnection[];
   client(o?: Partial<QuicClientOptions>): Promise<ClientConnection>;
+  /** A client that has had one byte echoed, and the first connection the server surfaced. */
+  echoed(o?: Partial<QuicClientOptions>): Promise<{ c: ClientConnection; sc: StreamConnection }>;
 }
 
 async function start(o: Partial<QuicServerOptions> = {}, echo = true): Promise<Harness> {
@@ -83,7 +75,7 @@ async function start(o: Partial<QuicServerOptions> = {}, echo = true): Promise<H
     for (const c of clients) c.close(0);
     await server.close();
   });
-  return {
+  const h: Harness = {
     server,
     port,
     conns,
@@ -92,7 +84,15 @@ async function start(o: Partial<QuicServerOptions> = {}, echo = true): Promise<H
       clients.push(c);
       return c;
     },
+    async echoed(co = {}) {
+      const c = await h.client(co);
+      const echoed = collect(c, 1);
+      c.write(Buffer.from('x'));
+      await guard(echoed, 5000, 'echo');
+      return { c, sc: conns[0]! };
+    },
   };
+  return h;
 }
 
 describe('quic engine', () => {
@@ -122,7 +122,12 @@ describe('quic engine', () => {
     const h = await start();
     await assert.rejects(guard(h.client({ alpn: ['other/1'] }), 10_000, 'refusal'), /handshake failed/);
     await assert.rejects(
-      guard(connectQuic({ host: '127.0.0.1', port: h.port, caPem: (await otherCa()).certPem }), 10_000, 'ca'),
+      // A different self-signed CA, to check that verification really happens.
+      guard(
+        connectQuic({ host: '127.0.0.1', port: h.port, caPem: (await makeSelfSignedCert()).certPem }),
+        10_000,
+        'ca',
+      ),
       /handshake failed/,
     );
     const c = await connectQuic({ host: '127.0.0.1', port: h.port, insecure: true });
@@ -211,11 +216,7 @@ describe('quic engine', () => {
 
   test('client close is seen by the server, and both sides fire onClose once', async () => {
     const h = await start();
-    const c = await h.client();
-    const echoed = collect(c, 1);
-    c.write(Buffer.from('x'));
-    await guard(echoed, 5000, 'echo');
-    const sc = h.conns[0]!;
+    const { c, sc } = await h.echoed();
     let serverCloses = 0;
     let clientCloses = 0;
     const s = new Promise<CloseInfo>((resolve) => {
@@ -239,22 +240,12 @@ describe('quic engine', () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(serverCloses, 1);
     assert.equal(clientCloses, 1);
-    await guard(
-      (async () => {
-        while (h.server.connectionCount > 0) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      10_000,
-      'server to forget the connection',
-    );
+    await until(() => h.server.connectionCount === 0, 10_000, 'server to forget the connection', 20);
   });
 
   test('idle timeout closes both sides with reason idle_timeout', async () => {
     const h = await start({ idleTimeoutMs: 300 });
-    const c = await h.client({ idleTimeoutMs: 300 });
-    const echoed = collect(c, 1);
-    c.write(Buffer.from('x'));
-    await guard(echoed, 5000, 'echo');
-    const sc = h.conns[0]!;
+    const { c, sc } = await h.echoed({ idleTimeoutMs: 300 });
     const [ci, si] = await guard(Promise.all([closed(c), closed(sc)]), 10_000, 'idle close');
     assert.equal(ci.reason, 'idle_timeout');
     assert.equal(si.reason, 'idle_timeout');
@@ -263,10 +254,7 @@ describe('quic engine', () => {
 
   test('keep-alive holds an idle connection open', async () => {
     const h = await start({ idleTimeoutMs: 400 });
-    const c = await h.client({ idleTimeoutMs: 400, keepAliveMs: 100 });
-    const echoed = collect(c, 1);
-    c.write(Buffer.from('x'));
-    await guard(echoed, 5000, 'echo');
+    const { c } = await h.echoed({ idleTimeoutMs: 400, keepAliveMs: 100 });
     let closedEarly = false;
     c.onClose = () => {
       closedEarly = true;
@@ -280,11 +268,7 @@ describe('quic engine', () => {
 
   test('peer finishing the session stream ends the connection', async () => {
     const h = await start();
-    const c = await h.client();
-    const echoed = collect(c, 1);
-    c.write(Buffer.from('x'));
-    await guard(echoed, 5000, 'echo');
-    const sc = h.conns[0]!;
+    const { c, sc } = await h.echoed();
     const si = closed(sc);
     const ci = closed(c);
     // Finish stream 0 from the client, below the public API.
@@ -312,19 +296,13 @@ describe('quic engine', () => {
 
   test('maxConnections refuses further handshakes', async () => {
     const h = await start({ maxConnections: 1 });
-    const c = await h.client();
-    const echoed = collect(c, 1);
-    c.write(Buffer.from('x'));
-    await guard(echoed, 5000, 'echo');
+    await h.echoed();
     await assert.rejects(guard(h.client(), 10_000, 'refusal'), /handshake failed/);
   });
 
   test('garbage datagrams are ignored; version negotiation is answered', async () => {
     const h = await start();
-    const c = await h.client();
-    const first = collect(c, 1);
-    c.write(Buffer.from('a'));
-    await guard(first, 5000, 'echo');
+    const { c } = await h.echoed();
 
     const sock = dgram.createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -353,14 +331,11 @@ describe('quic engine', () => {
     vn[14] = 8;
     randomBytes(8).copy(vn, 15);
     await send(vn);
-    await guard(
-      (async () => {
-        while (!replies.some((r) => r.length > 5 && (r[0]! & 0x80) !== 0 && r.readUInt32BE(1) === 0)) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })(),
+    await until(
+      () => replies.some((r) => r.length > 5 && (r[0]! & 0x80) !== 0 && r.readUInt32BE(1) === 0),
       5000,
       'version negotiation',
+      20,
     );
     sock.close();
 
@@ -430,39 +405,6 @@ describe('quic engine', () => {
   });
 });
 
-/** A different self-signed CA, to check that verification really happens. */
-async function otherCa(): Promise<{ certPem: string }> {
-  const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync, readFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'gatesvr-ca-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-      '-keyout',
-      join(dir, 'k.pem'),
-      '-out',
-      join(dir, 'c.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certPem: readFileSync(join(dir, 'c.pem'), 'utf8') };
-}
-
 /** A bare quiche client, to open streams the public API never opens. */
 async function rawClient(port: number, caPem: string) {
   const sock = dgram.createSocket('udp4');
@@ -491,13 +433,7 @@ async function rawClient(port: number, caPem: string) {
     pump();
   });
   pump();
-  await guard(
-    (async () => {
-      while (!q.isEstablished()) await new Promise((r) => setTimeout(r, 10));
-    })(),
-    5000,
-    'raw handshake',
-  );
+  await until(() => q.isEstablished(), 5000, 'raw handshake');
   return {
     q,
     pump,

@@ -8,16 +8,7 @@ import {
   type StreamConnection,
 } from '../../src/transport/quic/index.js';
 import { makeTestCert } from '../helpers/certs.js';
-
-function guard<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    }),
-  ]);
-}
+import { guard, until } from '../helpers/quic.js';
 
 test('rebind() mid-transfer migrates the connection without losing data', async () => {
   const cert = await makeTestCert();
@@ -47,13 +38,7 @@ test('rebind() mid-transfer migrates the connection without losing data', async 
     for (let off = 0; off < payload.length; off += chunk) {
       if (!rebound && off >= payload.length / 2) {
         // Wait until some echo has come back so the transfer is really in flight.
-        await guard(
-          (async () => {
-            while (got === 0) await new Promise((r) => setTimeout(r, 5));
-          })(),
-          10_000,
-          'first echo',
-        );
+        await until(() => got !== 0, 10_000, 'first echo', 5);
         const before = serverConns[0]!.remote;
         await c.rebind();
         rebound = true;
@@ -77,13 +62,7 @@ test('rebind() mid-transfer migrates the connection without losing data', async 
     );
     assert.equal(serverConns.length, 1, 'no new connection on the server');
     assert.equal(server.connectionCount, 1);
-    await guard(
-      (async () => {
-        while (migrations.length === 0) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      5000,
-      'onMigrate',
-    );
+    await until(() => migrations.length !== 0, 5000, 'onMigrate');
     const [from, to] = migrations[0]!;
     assert.notEqual(from.port, to.port);
     assert.equal(serverConns[0]!.remote.port, to.port);

@@ -13,7 +13,6 @@
  * Request logs carry method, path (no query), status and time; never headers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { SessionSystem } from '../../actors/session-system.js';
 import type { GatewayConfig } from '../../config/schema.js';
@@ -23,6 +22,7 @@ import type { EndpointHealth } from '../grpc/upstream-pool.js';
 import type { HostPort } from '../quic/types.js';
 import { handleAdmin } from './admin.js';
 import type { SessionInspector } from './inspector.js';
+import { listenHttp } from './listen.js';
 import { OPERATOR_PAGE_HTML } from './operator-page.js';
 import { HttpError, sendJson } from './respond.js';
 
@@ -76,7 +76,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   let ready = false;
   let serving = true;
   let draining = false;
-  const sockets = new Set<Socket>();
   const streams = new Set<() => void>();
 
   const status = (): HealthStatus => {
@@ -191,10 +190,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       sendJson(req, res, 500, { error: 'internal', message: 'internal error' });
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
@@ -202,18 +197,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const listening = await listenHttp(server, opts.host, opts.port, () => {
+    draining = true;
+    for (const stop of streams) stop();
+    streams.clear();
   });
-  const addr = server.address();
-  const address: HostPort =
-    addr && typeof addr === 'object'
-      ? { host: addr.address, port: addr.port }
-      : { host: opts.host, port: opts.port };
 
   if (gw.config.admin.token === '' && !gw.config.admin.loopbackOnly) {
     log?.warn(
@@ -222,9 +210,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     );
   }
 
-  let closing: Promise<void> | null = null;
   return {
-    address,
+    address: listening.address,
     get serving() {
       return serving;
     },
@@ -240,19 +227,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     get status() {
       return status();
     },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        draining = true;
-        for (const stop of streams) stop();
-        streams.clear();
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // Anything still open (a slow client) is cut after a short grace.
-        setTimeout(() => {
-          for (const s of sockets) s.destroy();
-        }, 1000).unref();
-      });
-      return closing;
-    },
+    close: listening.close,
   };
 }

@@ -1,8 +1,8 @@
 /** Prometheus exposition on server.metrics_addr: GET /metrics (text format 0.0.4). */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { HostPort } from '../quic/types.js';
+import { listenHttp } from './listen.js';
 import { sendJson } from './respond.js';
 
 export interface MetricsServer {
@@ -18,7 +18,6 @@ export interface MetricsServerOptions {
 }
 
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
-  const sockets = new Set<Socket>();
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://gatesvr.local').pathname;
     if (path !== '/metrics') {
@@ -45,35 +44,6 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       else res.destroy();
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const address: HostPort =
-    addr && typeof addr === 'object'
-      ? { host: addr.address, port: addr.port }
-      : { host: opts.host, port: opts.port };
-  let closing: Promise<void> | null = null;
-  return {
-    address,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => {
-          for (const s of sockets) s.destroy();
-        }, 1000).unref();
-      });
-      return closing;
-    },
-  };
+  return listenHttp(server, opts.host, opts.port);
 }
