@@ -8,8 +8,13 @@
  *
  * Rows (producer: BatchPushToClients over gRPC from this process, 4 in flight;
  * clients: the SDK, ACK every 32 pushes or 50 ms): 1 session, 1000 sessions.
- * The rate counts pushes acknowledged by clients (gateway counters).
+ * The rate counts pushes acknowledged by clients (gateway counters). Also
+ * printed per row: pushes stored and delivered per second (ahead of the acked
+ * rate when client ACKs fall behind), JetStream messages per acked push (events
+ * stream seq delta), CPU of gateway / nats-server / this process, and the
+ * machine's UDP receive-buffer drops (/proc/net/snmp; lost client ACKs).
  */
+import { readFileSync } from 'node:fs';
 import type { GateClient } from '../src/client/gate-client.js';
 import { GateClient as Client } from '../src/client/gate-client.js';
 import { PushClient } from '../src/client/push-client.js';
@@ -39,6 +44,46 @@ interface Row {
   log: string;
   row: string;
   rate: number;
+  /** Pushes stored (seq handed out) per second: ahead of `rate` when clients fall behind. */
+  pushedPerSec: number;
+  /** Pushes the clients received per second. */
+  deliveredPerSec: number;
+  /** UDP datagrams dropped by the kernel (receive buffer full), whole machine. */
+  udpDropsPerSec: number;
+  /** JetStream messages stored on the events stream per acknowledged push (0 in-process). */
+  msgsPerPush: number;
+  /** CPU of the gateway, the nats-server and this process (clients + producer), % of one core. */
+  cpu: { gateway: number; nats: number; bench: number };
+}
+
+/** What the JetStream rows also sample: the events stream's last seq and the server's CPU. */
+interface NatsProbe {
+  lastSeq(): Promise<number>;
+  pid: number;
+}
+
+/** CPU seconds (user + system) of a process, from /proc (0 where unavailable). */
+function procCpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** UDP datagrams the kernel dropped for a full receive buffer (whole machine; 0 where unavailable). */
+function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
+    const names = lines[0]!.split(/\s+/);
+    return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
+  } catch {
+    return 0;
+  }
 }
 
 async function measure(
@@ -46,9 +91,16 @@ async function measure(
   clients: GateClient[],
   targets: Array<{ targetType: string; targetId: string }>,
   seconds: number,
-) {
+  probe?: NatsProbe,
+): Promise<Omit<Row, 'log' | 'row'>> {
   const producer = new PushClient(stack.grpcTarget, 60_000);
-  const offs = clients.map((c) => c.onDelivered(() => void c.nextNotify()));
+  let delivered = 0;
+  const offs = clients.map((c) =>
+    c.onDelivered(() => {
+      delivered++;
+      void c.nextNotify();
+    }),
+  );
   let stopping = false;
   const loops = Array.from({ length: INFLIGHT }, async () => {
     while (!stopping) {
@@ -61,19 +113,48 @@ async function measure(
   });
   await sleep(1000);
   const g0 = await stack.gateway.stats<GatewayStats>();
+  const s0 = probe ? await probe.lastSeq() : 0;
+  const n0 = probe ? procCpuSeconds(probe.pid) : 0;
+  const b0 = process.cpuUsage();
+  const d0 = delivered;
+  const u0 = udpRcvbufErrors();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const g1 = await stack.gateway.stats<GatewayStats>();
+  const s1 = probe ? await probe.lastSeq() : 0;
+  const n1 = probe ? procCpuSeconds(probe.pid) : 0;
+  const b1 = process.cpuUsage(b0);
+  const d1 = delivered;
+  const u1 = udpRcvbufErrors();
   const elapsed = (performance.now() - t0) / 1000;
   stopping = true;
   await Promise.all(loops);
   for (let i = 0; i < 100 && (await stack.gateway.stats<GatewayStats>()).pending > 0; i++) await sleep(50);
   for (const off of offs) off();
   producer.close();
-  return (g1.acked - g0.acked) / elapsed;
+  const acked = g1.acked - g0.acked;
+  const pct = (s: number) => Math.round((100 * s) / elapsed);
+  return {
+    rate: acked / elapsed,
+    pushedPerSec: (g1.pushed - g0.pushed) / elapsed,
+    deliveredPerSec: (d1 - d0) / elapsed,
+    udpDropsPerSec: Math.round((u1 - u0) / elapsed),
+    msgsPerPush: acked > 0 ? Number(((s1 - s0) / acked).toPrecision(3)) : 0,
+    cpu: {
+      gateway: pct((g1.cpuUs - g0.cpuUs) / 1e6),
+      nats: pct(n1 - n0),
+      bench: pct((b1.user + b1.system) / 1e6),
+    },
+  };
 }
 
-async function pushRows(log: string, patch: ConfigPatch, opts: RunOptions, seconds: number): Promise<Row[]> {
+async function pushRows(
+  log: string,
+  patch: ConfigPatch,
+  opts: RunOptions,
+  seconds: number,
+  probe?: NatsProbe,
+): Promise<Row[]> {
   const stack = await startStack(
     opts,
     `push-${log}`,
@@ -81,20 +162,29 @@ async function pushRows(log: string, patch: ConfigPatch, opts: RunOptions, secon
   );
   const clients: GateClient[] = [];
   const out: Row[] = [];
+  const report = (r: Row) =>
+    progress(
+      `  ${r.rate.toFixed(0)} pushes/s acked (${r.pushedPerSec.toFixed(0)} stored, ${r.deliveredPerSec.toFixed(0)} delivered), ` +
+        `${r.msgsPerPush} JetStream msgs/push, CPU % gateway ${r.cpu.gateway} nats ${r.cpu.nats} bench ${r.cpu.bench}, UDP drops/s ${r.udpDropsPerSec}`,
+    );
   try {
     clients.push(...(await connectSessions(stack, 1, `js1-${log}`)));
     progress(`${log}: 1 session`);
     const same = Array.from({ length: 200 }, () => ({ targetType: 'openid', targetId: `js1-${log}-0` }));
-    out.push({ log, row: '1 session (batch 200)', rate: await measure(stack, clients, same, seconds) });
-    progress(`  ${out[0]!.rate.toFixed(0)} pushes/s`);
+    out.push({ log, row: '1 session (batch 200)', ...(await measure(stack, clients, same, seconds, probe)) });
+    report(out[0]!);
     clients.push(...(await connectSessions(stack, 999, `js1k-${log}`)));
     const all = clients.map((_, i) => ({
       targetType: 'openid',
       targetId: i === 0 ? `js1-${log}-0` : `js1k-${log}-${i - 1}`,
     }));
     progress(`${log}: 1000 sessions`);
-    out.push({ log, row: '1000 sessions (batch 1000)', rate: await measure(stack, clients, all, seconds) });
-    progress(`  ${out[1]!.rate.toFixed(0)} pushes/s`);
+    out.push({
+      log,
+      row: '1000 sessions (batch 1000)',
+      ...(await measure(stack, clients, all, seconds, probe)),
+    });
+    report(out[1]!);
   } finally {
     await closeSessions(clients);
     await stack.stop();
@@ -182,13 +272,21 @@ async function failover(
 export async function run(opts: RunOptions = {}): Promise<void> {
   const seconds = opts.seconds ?? 3;
   const nats = await startNatsServer();
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: nats.url });
   try {
     const mem = await pushRows('in-process', {}, opts, seconds);
+    const jsm = await nc.jetstreamManager();
+    const probe: NatsProbe = {
+      pid: nats.pid,
+      lastSeq: async () => (await jsm.streams.info('GATESVR')).state.last_seq,
+    };
     const jet = await pushRows(
       'jetstream',
       { nats: { url: nats.url, stream: 'GATESVR', subjectPrefix: 'gatesvr' } },
       opts,
       seconds,
+      probe,
     );
     progress('failover: kill -9 of the primary (heartbeat 2 s / timeout 6 s)');
     const fo = await failover(nats.url);
@@ -209,10 +307,14 @@ export async function run(opts: RunOptions = {}): Promise<void> {
         inProcessPerSec: round2(m.rate),
         jetstreamPerSec: round2(jet[i]!.rate),
         ratio: round2(jet[i]!.rate / m.rate),
+        jetstreamStoredPerSec: round2(jet[i]!.pushedPerSec),
+        jetstreamMsgsPerPush: jet[i]!.msgsPerPush,
+        cpuPercent: { inProcess: m.cpu, jetstream: jet[i]!.cpu },
       })),
       failover: fo,
     });
   } finally {
+    await nc.close();
     await nats.stop();
   }
 }

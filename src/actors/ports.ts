@@ -23,11 +23,37 @@ export interface Upstream {
  * Where session events are stored. `append` returns nothing when the events are
  * stored at once (in-process) or a promise that settles once they are durable;
  * the actor holds back every later effect (frames, producer answers) until then.
+ *
+ * An adapter may also return nothing for an append none of whose events
+ * `holdsBackEffects` (see there): it must still store them, in order with the
+ * session's other appends, just without making the actor wait.
  */
 export interface EventLog {
   append(sessionId: string, events: readonly SessionEvent[]): void | Promise<void>;
   /** The session is gone for good; its events may be dropped. */
   forget(sessionId: string): void | Promise<void>;
+}
+
+/**
+ * Event types whose loss in a crash is harmless, so they need not be durable
+ * before the effects that follow them:
+ * - `acked`: a gateway rebuilding the session resends pushes the client already
+ *   acknowledged; the client drops them as duplicates (seq <= delivered).
+ * - `detached`: a rebuilt session is adopted detached anyway (its link was on
+ *   the lost gateway).
+ * `attached` stays durable first: it restarts the resume window, and a backup
+ * that missed it could expire a session its client is still using. Attaches are
+ * rare, so this costs nothing measurable.
+ * Everything else must be stored first: `pushed` before its frame leaves (a
+ * rebuilt session would reuse its seq), `request_accepted` before the upstream
+ * call, `pushed`/`held` before the producer is told "accepted", and so on.
+ */
+const DEFERRABLE: ReadonlySet<SessionEvent['type']> = new Set(['acked', 'detached']);
+
+/** Whether effects after an append of `events` must wait until it is durable. */
+export function holdsBackEffects(events: readonly SessionEvent[]): boolean {
+  for (const e of events) if (!DEFERRABLE.has(e.type)) return true;
+  return false;
 }
 
 export interface Clock {

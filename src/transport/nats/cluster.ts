@@ -109,7 +109,7 @@ export class NatsCluster {
   ) {
     this.names = natsNames(cfg.nats.subjectPrefix, cfg.nats.stream);
     this.nodeId = cfg.backup.enabled ? 'ha' : cfg.backup.serverId;
-    this.log = new JetStreamEventLog({ js, jsm, names: this.names, logger });
+    this.log = new JetStreamEventLog({ js, jsm, nc, names: this.names, logger });
   }
 
   static async connect(cfg: GatewayConfig, logger: ClusterLogger): Promise<NatsCluster> {
@@ -119,6 +119,8 @@ export class NatsCluster {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,
+      // No stack captured per request (KV, JetStream API): a few µs each, and nothing here reads them.
+      noAsyncTraces: true,
     });
     try {
       const jsm = await nc.jetstreamManager();
@@ -198,6 +200,7 @@ export class NatsCluster {
     this.closed = true;
     if (this.haTimer) clearInterval(this.haTimer);
     // Let the stores of the drain (detach events) complete.
+    this.log.flushLingering();
     const deadline = Date.now() + 2_000;
     while (this.log.pendingAppends > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.pushMsgs?.close().catch(() => {});
@@ -364,7 +367,11 @@ export class NatsCluster {
       const sessionId = await system.handOff(openid, CloseCode.SESSION_TAKEN_OVER);
       const held = this.deferred.get(openid);
       const pushSeq = held && held.length > 0 ? held[0]!.m.seq - 1 : this.processedPushSeq;
-      if (sessionId) this.log.release(sessionId);
+      if (sessionId) {
+        // Its ACKs and attach/detach events are stored without the actor waiting: store them before it moves.
+        await this.log.settled(sessionId);
+        this.log.release(sessionId);
+      }
       this.released.add(openid);
       this.releasing.delete(openid);
       this.drainDeferred(openid);
