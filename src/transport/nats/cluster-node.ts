@@ -1,0 +1,32 @@
+/**
+ * What the parts of a node's NATS wiring share. `system`, `serving` and
+ * `closed` are plain fields read at use: they change after the parts are built
+ * (the session system is attached later; the lease comes and goes).
+ */
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { SessionSystem } from '../../actors/session-system.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { SessionDirectory } from './directory.js';
+import type { JetStreamEventLog } from './jetstream-log.js';
+import type { NatsNames } from './subjects.js';
+
+export interface ClusterLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface ClusterNode {
+  readonly cfg: GatewayConfig;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly names: NatsNames;
+  /** Routing identity: the server id, or `ha` for a primary/backup pair (whoever holds the lease). */
+  readonly nodeId: string;
+  readonly log: JetStreamEventLog;
+  readonly directory: SessionDirectory;
+  readonly logger: ClusterLogger;
+  system: SessionSystem | null;
+  serving: boolean;
+  closed: boolean;
+}

@@ -1,0 +1,181 @@
+/**
+ * Moving a session between active nodes. The node a START lands on claims the
+ * openid: the holder (from the directory) releases it, closing its link with
+ * 0x11, and the claimer rebuilds it from the event log. Pushes must be applied
+ * exactly once across the move: the holder applies every push up to the stream
+ * position it reports, the claimer every push after it.
+ */
+import type { Msg, Subscription } from 'nats';
+import { prepareAdoption, SessionFold } from '../../actors/failover.js';
+import type { SessionState } from '../../machines/session-state.js';
+import { CloseCode, ErrorCode } from '../../protocol/codes.js';
+import type { ClusterNode } from './cluster-node.js';
+import { decodeEventRecord } from './event-codec.js';
+import { loadSessionRecords } from './ha.js';
+
+const enc = new TextEncoder();
+const RELEASE_TIMEOUT_MS = 3_000;
+
+/** The push consumer's side of a hand-off. */
+export interface HeldPushes {
+  /** Until this node has dispatched every push stored before the call. */
+  barrier(timeoutMs: number): Promise<void>;
+  /** Last push seq this node applies for the openid: the one before any it holds back, else all dispatched. */
+  handOffSeq(openid: string): number;
+  /** Dispatch the pushes held back for the openid while it moved. */
+  drainHeld(openid: string): void;
+}
+
+export class SessionHandoff {
+  private pushes: HeldPushes | null = null;
+  private readonly claiming = new Map<string, Promise<void>>();
+  private readonly releasing = new Set<string>();
+  /** openid -> last push seq the previous holder applied. */
+  private readonly skipThrough = new Map<string, number>();
+  /** openids handed to another node: their pushes are that node's now. */
+  private readonly released = new Set<string>();
+
+  constructor(private readonly node: ClusterNode) {}
+
+  /** Bound after construction: the push consumer itself asks this hand-off who owns a push. */
+  bindPushes(pushes: HeldPushes): void {
+    this.pushes = pushes;
+  }
+
+  /** Answer other nodes claiming one of our sessions. */
+  listen(): Subscription {
+    const { nc, names, nodeId } = this.node;
+    return nc.subscribe(names.nodeRelease(nodeId), { callback: (_e, m) => void this.onRelease(m) });
+  }
+
+  /** Pushes for the openid wait: its holder is changing. */
+  moving(openid: string): boolean {
+    return this.claiming.has(openid) || this.releasing.has(openid);
+  }
+
+  /** The push at `seq` was (or will be) applied by another node. */
+  appliedElsewhere(openid: string, seq: number): boolean {
+    return (this.skipThrough.get(openid) ?? 0) >= seq || this.released.has(openid);
+  }
+
+  /** A session for the openid was created here: its pushes are ours again. */
+  reclaimed(openid: string): void {
+    this.released.delete(openid);
+  }
+
+  /**
+   * Make the openid's session (if any) live here: another node holding it hands
+   * it over; one of ours that is not loaded (this node restarted) is rebuilt
+   * from the log.
+   */
+  claim(openid: string): Promise<void> {
+    const local = this.node.system?.findByOpenid(openid);
+    if (local && !local.isEnded) return Promise.resolve();
+    const running = this.claiming.get(openid);
+    if (running) return running;
+    const p = this.doClaim(openid)
+      .catch((err: unknown) => this.node.logger.warn({ openid, err: String(err) }, 'session claim failed'))
+      .finally(() => {
+        this.claiming.delete(openid);
+        this.pushes?.drainHeld(openid);
+      });
+    this.claiming.set(openid, p);
+    return p;
+  }
+
+  private async doClaim(openid: string): Promise<void> {
+    const { directory, nodeId, logger } = this.node;
+    const entry = await directory.fetch(openid);
+    if (!entry) return;
+    let pushSeq = 0;
+    if (entry.node !== nodeId) {
+      try {
+        const r = await this.node.nc.request(
+          this.node.names.nodeRelease(entry.node),
+          enc.encode(JSON.stringify({ openid })),
+          {
+            timeout: RELEASE_TIMEOUT_MS,
+          },
+        );
+        pushSeq = (JSON.parse(r.string()) as { pushSeq?: number }).pushSeq ?? 0;
+      } catch (err) {
+        logger.warn(
+          { openid, node: entry.node, err: String(err) },
+          'holder did not hand over; rebuilding from the log',
+        );
+      }
+    }
+    if (this.node.system?.findByOpenid(openid)) return;
+    const state = await this.loadState(entry.sessionId);
+    if (!state || !this.adopt(state)) {
+      if (entry.node === nodeId) directory.remove(openid, entry);
+      return;
+    }
+    if (pushSeq > 0) this.skipThrough.set(openid, pushSeq);
+    directory.put(openid, { node: nodeId, sessionId: state.sessionId });
+    logger.info({ openid, sessionId: state.sessionId, from: entry.node, pushSeq }, 'session moved here');
+  }
+
+  async loadState(sessionId: string): Promise<SessionState | undefined> {
+    const { cfg, js, jsm, names } = this.node;
+    const fold = new SessionFold(cfg.server.maxQueue);
+    for (const data of await loadSessionRecords(js, jsm, names, sessionId)) {
+      fold.apply(sessionId, decodeEventRecord(data));
+    }
+    return fold.get(sessionId);
+  }
+
+  /** Run a session rebuilt from the log here (detached; orphaned requests answered 503). */
+  adopt(state: SessionState): boolean {
+    const system = this.node.system;
+    if (!system) return false;
+    const a = prepareAdoption(state, Date.now(), this.node.cfg.server.resumeWindowMs);
+    if (!a) return false;
+    this.released.delete(state.openid);
+    this.node.log.release(state.sessionId);
+    const actor = system.restore(state);
+    for (const clientSeq of a.orphanedRequests) {
+      actor.send({
+        type: 'UPSTREAM_FAILED',
+        clientSeq,
+        code: ErrorCode.UPSTREAM_UNAVAILABLE,
+        message: 'upstream unavailable',
+        detail: 'the gateway that forwarded this request is gone; its answer was lost',
+      });
+    }
+    actor.send({ type: 'TICK' }); // arms the session's timers
+    return true;
+  }
+
+  /** Another node takes one of our sessions over. */
+  private async onRelease(m: Msg): Promise<void> {
+    const { log } = this.node;
+    let openid = '';
+    try {
+      openid = (JSON.parse(m.string()) as { openid: string }).openid;
+      const system = this.node.system;
+      if (!system?.findByOpenid(openid)) {
+        m.respond(enc.encode(JSON.stringify({ sessionId: null, pushSeq: 0 })));
+        return;
+      }
+      const pushes = this.pushes!;
+      // 1. apply every push stored so far (the new holder skipped them), 2. hold later ones back.
+      await pushes.barrier(2_000);
+      this.releasing.add(openid);
+      const sessionId = await system.handOff(openid, CloseCode.SESSION_TAKEN_OVER);
+      const pushSeq = pushes.handOffSeq(openid);
+      if (sessionId) {
+        // Its ACKs and attach/detach events are stored without the actor waiting: store them before it moves.
+        await log.settled(sessionId);
+        log.release(sessionId);
+      }
+      this.released.add(openid);
+      this.releasing.delete(openid);
+      pushes.drainHeld(openid);
+      m.respond(enc.encode(JSON.stringify({ sessionId, pushSeq })));
+    } catch (err) {
+      this.releasing.delete(openid);
+      this.node.logger.warn({ openid, err: String(err) }, 'session hand-off failed');
+    }
+  }
+}
