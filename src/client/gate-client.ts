@@ -192,11 +192,7 @@ export class GateClient {
       }
       this.pending.set(seq, { msgId, frame, resolve, reject });
       // While a resume is under way the frame waits: START_RESP decides whether it is resent.
-      if (conn && !conn.closed) {
-        // A pending ACK rides in the same stream write (one packet) instead of its own later.
-        if (this.unacked > 0) this.ackNow();
-        conn.write(frame);
-      }
+      if (conn && !conn.closed) conn.write(frame);
     });
   }
 
