@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -45,43 +44,25 @@ export function findNatsServer(): string {
   );
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = new Socket();
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-    s.connect(port, '127.0.0.1');
-  });
-}
-
-async function waitUp(port: number, child: ChildProcess, out: () => string): Promise<void> {
+/**
+ * Wait for the server's own "listening" log line: it names the port actually
+ * bound, so a first start can ask for a random one (`-p -1`) and no other
+ * process can take the port between choosing and binding it.
+ */
+async function waitListening(child: ChildProcess, out: () => string): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < 15_000) {
     if (child.exitCode !== null) throw new Error(`nats-server exited (${child.exitCode}): ${out()}`);
-    if (await canConnect(port)) return;
+    const m = /Listening for client connections on [^\s]*:(\d+)/.exec(out());
+    if (m && /Server is ready/.test(out())) return Number(m[1]);
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`nats-server did not listen on ${port}: ${out()}`);
+  throw new Error(`nats-server did not start listening: ${out()}`);
 }
 
 export async function startNatsServer(): Promise<NatsServerHandle> {
   const bin = findNatsServer();
-  const port = await freePort();
+  let port = -1; // random on the first start, the same one on restarts
   const storeDir = mkdtempSync(join(tmpdir(), 'gatesvr-nats-'));
   let child: ChildProcess;
   let output = '';
@@ -91,12 +72,12 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => {
-      output = (output + d.toString()).slice(-4000);
+      output = (output + d.toString()).slice(-8000);
     });
     child.stderr?.on('data', (d: Buffer) => {
-      output = (output + d.toString()).slice(-4000);
+      output = (output + d.toString()).slice(-8000);
     });
-    await waitUp(port, child, () => output);
+    port = await waitListening(child, () => output);
   };
   const kill = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,21 +16,10 @@ import { GateClient } from '../../src/client/gate-client.js';
 import { UnicastPushRequest } from '../../src/protocol/messages.js';
 import { makeTestCert, type TestCert } from '../helpers/certs.js';
 import { waitFor } from '../helpers/gateway.js';
-import { freePort, type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
+import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 let cert: TestCert;
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface GatewayProcess {
   child: ChildProcess;
@@ -47,16 +35,19 @@ async function spawnGateway(
   natsUrl: string,
   quicPort?: number,
 ) {
-  const quic = quicPort ?? (await freeUdpPort());
+  // Port 0 everywhere (a port picked here and bound later by the child could be
+  // taken in between by a test running in parallel); the QUIC port is read back
+  // from the gateway's "gateway listening" log line.
+  const quic = quicPort ?? 0;
   const cfgFile = join(dir, `${name}.yaml`);
   writeFileSync(
     cfgFile,
     [
       'server:',
       `  quic_addr: "127.0.0.1:${quic}"`,
-      `  grpc_addr: "127.0.0.1:${await freePort()}"`,
-      `  http_addr: "127.0.0.1:${await freePort()}"`,
-      `  metrics_addr: "127.0.0.1:${await freePort()}"`,
+      '  grpc_addr: "127.0.0.1:0"',
+      '  http_addr: "127.0.0.1:0"',
+      '  metrics_addr: "127.0.0.1:0"',
       `  cert_file: "${cert.certFile}"`,
       `  key_file: "${cert.keyFile}"`,
       '  ack_timeout: "2s"',
@@ -111,6 +102,13 @@ async function spawnGateway(
     `${name} start`,
   );
   if (child.exitCode !== null) throw new Error(`${name} exited: ${err}`);
+  const listening = gp.lines.find((l) => l.msg === 'gateway listening');
+  gp.quicPort = Number(
+    String(listening?.obj.quic ?? '')
+      .split(':')
+      .pop(),
+  );
+  if (!(gp.quicPort > 0)) throw new Error(`${name}: no QUIC port in its "gateway listening" line`);
   return gp;
 }
 
