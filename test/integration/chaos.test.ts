@@ -51,20 +51,26 @@ describe('chaos', () => {
       }
 
       const rounds = 10;
+      const actor = () => gw.system.findByOpenid('chaos-user');
       for (let round = 0; round < rounds; round++) {
         await new Promise((r) => setTimeout(r, 20 + rand() * 120));
         const conn = client.connection;
-        if (!conn || conn.closed) continue;
+        const link = actor()?.linkId ?? 0;
+        if (!conn || conn.closed || link === 0) continue;
         if (rand() < 0.5) {
           conn.close(0x99, 'chaos: client cut');
         } else {
-          const actor = gw.system.findByOpenid('chaos-user');
-          actor?.send({ type: 'SHUTDOWN' }); // the gateway drops the link (0x12), the session stays
+          actor()?.send({ type: 'SHUTDOWN' }); // the gateway drops the link (0x12), the session stays
         }
+        // Resumed = a new connection on the client and the session attached to a new link on the gateway.
         await waitFor(
-          () => client.connection !== conn && client.connection?.closed === false,
+          () =>
+            client.connection !== conn &&
+            client.connection?.closed === false &&
+            actor()?.state.attached === true &&
+            actor()?.linkId !== link,
           15_000,
-          `resume after round ${round}`,
+          `resume after round ${round} (seed ${seed})`,
         );
       }
       producing = false;
@@ -76,8 +82,7 @@ describe('chaos', () => {
         `all ${accepted.length} pushes delivered (seed ${seed})`,
       );
       assert.deepEqual(delivered, accepted, `exactly once, in order (seed ${seed})`);
-      const actor = gw.system.findByOpenid('chaos-user')!;
-      assert.ok(actor.state.resumes >= 1, 'the session was resumed');
+      assert.ok(actor()!.state.resumes >= 1, 'the session was resumed');
       await client.stop();
     } finally {
       push.close();
