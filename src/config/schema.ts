@@ -39,7 +39,7 @@ export interface UpstreamServicesConfig {
   hello: string[];
   business: string[];
   zone: string[];
-  /** Overrides of the action -> service table (DEFAULT_ROUTES); only the overrides. */
+  /** Overrides of the action -> service table (src/machines/routing.ts DEFAULT_ROUTES); only the overrides. */
   routes: Record<string, ServiceName>;
 }
 
@@ -123,29 +123,6 @@ export interface GatewayConfig {
   admin: AdminConfig;
   inspector: InspectorConfig;
   async: AsyncConfig;
-}
-
-/** Default action -> service table (seed 3.2.2); anything not listed goes to business. */
-export const DEFAULT_ROUTES: Readonly<Record<string, ServiceName>> = Object.freeze({
-  hello: 'hello',
-  logout: 'hello',
-  status: 'hello',
-  heartbeat: 'hello',
-  data_sync: 'hello',
-  zone: 'zone',
-  echo: 'zone',
-  calculate: 'zone',
-  time: 'zone',
-});
-
-/** The service an action goes to: overrides first, then DEFAULT_ROUTES, else business. */
-export function serviceForAction(
-  action: string,
-  routes: Readonly<Record<string, ServiceName>> = {},
-): ServiceName {
-  if (Object.hasOwn(routes, action)) return routes[action]!;
-  if (Object.hasOwn(DEFAULT_ROUTES, action)) return DEFAULT_ROUTES[action]!;
-  return 'business';
 }
 
 function deepFreeze<T>(value: T): T {

@@ -8,8 +8,8 @@ import {
   formatAddr,
   getProp,
   parseAddr,
-  serviceForAction,
 } from '../../src/config/schema.js';
+import { createRoutingTable } from '../../src/machines/routing.js';
 
 describe('parseAddr', () => {
   it('parses host:port, :port and [v6]:port', () => {
@@ -91,7 +91,9 @@ describe('defaults and routes', () => {
     assert.equal(new Set(FIELDS.map((s) => s.path)).size, FIELDS.length);
   });
 
-  it('routes actions like the seed, with overrides', () => {
+  it('routes actions like the seed, with overrides (the table the config feeds)', () => {
+    const serviceForAction = (action: string, routes?: Record<string, string>) =>
+      createRoutingTable(routes).serviceFor(action);
     assert.equal(serviceForAction('hello'), 'hello');
     assert.equal(serviceForAction('data_sync'), 'hello');
     assert.equal(serviceForAction('echo'), 'zone');
