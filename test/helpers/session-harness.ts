@@ -2,13 +2,14 @@
 import { createActor } from 'xstate';
 import { createRoutingTable } from '../../src/machines/routing.js';
 import {
+  type PushResult,
   type SessionConfig,
   type SessionEffect,
   type SessionMachineEvent,
   sessionMachine,
 } from '../../src/machines/session-machine.js';
 import type { SessionState } from '../../src/machines/session-state.js';
-import { PushType } from '../../src/protocol/codes.js';
+import { NotifySyncHint, PushType } from '../../src/protocol/codes.js';
 import { ServerPush } from '../../src/protocol/messages.js';
 
 export const testConfig: SessionConfig = {
@@ -59,6 +60,39 @@ export function harness(config: Partial<SessionConfig> = {}, restored?: SessionS
     },
     send(e: HarnessEvent) {
       actor.send({ ...e, now } as SessionMachineEvent);
+    },
+    /** A BUSINESS request on `linkId` (default the first link). */
+    business(seq: number, action: string, msgId = seq, linkId = 1) {
+      actor.send({
+        type: 'BUSINESS',
+        now,
+        linkId,
+        msgId,
+        seq,
+        action,
+        params: {},
+        data: new Uint8Array(),
+        headers: {},
+      });
+    },
+    /** A successful upstream answer to `clientSeq`. */
+    reply(clientSeq: number, service: string, headers: Record<string, string> = {}, code = 0) {
+      actor.send({
+        type: 'UPSTREAM_REPLY',
+        now,
+        clientSeq,
+        service,
+        response: { code, message: '', data: new Uint8Array(), headers, clientSeqId: clientSeq },
+      });
+    },
+    /** One notify push. */
+    push(
+      payload: Uint8Array,
+      hint: NotifySyncHint = NotifySyncHint.IMMEDIATELY,
+      bindSeq = 0,
+      reply?: (r: PushResult) => void,
+    ) {
+      actor.send({ type: 'PUSH', now, items: [{ payload, hint, bindSeq, reply }] });
     },
     /** Effects emitted since the last call. */
     take(): SessionEffect[] {

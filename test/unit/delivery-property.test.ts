@@ -97,26 +97,8 @@ function run(ops: Op[]): void {
   h.send({ type: 'ATTACH', linkId: 1, connectionId: 'c1', msgId: 1, lastAckedSeq: 0, isNew: true });
   drain(h.take());
   // Log in so BUSINESS requests are forwarded.
-  step(() =>
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 1,
-      seq: nextClientSeq++,
-      action: 'hello',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    }),
-  );
-  step(() =>
-    h.send({
-      type: 'UPSTREAM_REPLY',
-      clientSeq: 1,
-      service: 'hello',
-      response: { code: 0, message: '', data: new Uint8Array(), headers: { zone: '1' }, clientSeqId: 1 },
-    }),
-  );
+  step(() => h.business(nextClientSeq++, 'hello', 1, 1));
+  step(() => h.reply(1, 'hello', { zone: '1' }));
   accepted.push('answer:1');
 
   for (const o of ops) {
@@ -147,18 +129,7 @@ function run(ops: Op[]): void {
         h.actor.on('upstream', (e) => {
           if (e.clientSeq === seq) forwarded = true;
         });
-        step(() =>
-          h.send({
-            type: 'BUSINESS',
-            linkId: link,
-            msgId: seq,
-            seq,
-            action: 'echo',
-            params: {},
-            data: new Uint8Array(),
-            headers: {},
-          }),
-        );
+        step(() => h.business(seq, 'echo', seq, link));
         if (forwarded) {
           inflight.push(seq);
           accepted.push(`answer:${seq}`);
@@ -168,14 +139,7 @@ function run(ops: Op[]): void {
       case 'answer': {
         const seq = inflight.shift();
         if (seq === undefined) break;
-        step(() =>
-          h.send({
-            type: 'UPSTREAM_REPLY',
-            clientSeq: seq,
-            service: 'zone',
-            response: { code: 0, message: '', data: new Uint8Array(), headers: {}, clientSeqId: seq },
-          }),
-        );
+        step(() => h.reply(seq, 'zone'));
         break;
       }
       case 'ack':
@@ -215,14 +179,7 @@ function run(ops: Op[]): void {
   }
   // Finally: the requests get their answers, the client resumes and acknowledges everything.
   for (const seq of inflight.splice(0)) {
-    step(() =>
-      h.send({
-        type: 'UPSTREAM_REPLY',
-        clientSeq: seq,
-        service: 'zone',
-        response: { code: 0, message: '', data: new Uint8Array(), headers: {}, clientSeqId: seq },
-      }),
-    );
+    step(() => h.reply(seq, 'zone'));
   }
   const id = nextLink++;
   link = id;

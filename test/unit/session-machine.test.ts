@@ -25,17 +25,8 @@ function attached(config = {}) {
 }
 
 function login(h: ReturnType<typeof harness>, seq = 1) {
-  h.send({
-    type: 'BUSINESS',
-    linkId: 1,
-    msgId: 100,
-    seq,
-    action: 'hello',
-    params: {},
-    data: new Uint8Array(),
-    headers: {},
-  });
-  h.send({ type: 'UPSTREAM_REPLY', clientSeq: seq, service: 'hello', response: ok('3') });
+  h.business(seq, 'hello', 100);
+  h.reply(seq, 'hello', { zone: '3' });
 }
 
 describe('session machine', () => {
@@ -66,16 +57,7 @@ describe('session machine', () => {
   it('refuses non-hello actions in INITED with a reliable ERROR 403', () => {
     const h = attached();
     h.take();
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 5,
-      seq: 1,
-      action: 'echo',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(1, 'echo', 5);
     const effects = h.take();
     assert.ok(!effects.some((e) => e.type === 'upstream'));
     const frames = effects.flatMap((e) => (e.type === 'send' ? e.frames : []));
@@ -85,16 +67,7 @@ describe('session machine', () => {
   it('logs in on a hello answer with code 0 and a zone header', () => {
     const h = attached();
     h.take();
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 5,
-      seq: 1,
-      action: 'Hello',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(1, 'Hello', 5);
     const up = h.take().find((e) => e.type === 'upstream');
     assert.ok(up && up.type === 'upstream' && up.service === 'hello');
     h.send({ type: 'UPSTREAM_REPLY', clientSeq: 1, service: 'hello', response: ok('3') });
@@ -110,27 +83,9 @@ describe('session machine', () => {
 
   it('does not log in on a hello answer without zone or with a non-zero code', () => {
     const h = attached();
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 5,
-      seq: 1,
-      action: 'hello',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(1, 'hello', 5);
     h.send({ type: 'UPSTREAM_REPLY', clientSeq: 1, service: 'hello', response: ok() });
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 6,
-      seq: 2,
-      action: 'hello',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(2, 'hello', 6);
     h.send({ type: 'UPSTREAM_REPLY', clientSeq: 2, service: 'hello', response: { ...ok('4'), code: 1 } });
     assert.equal(h.actor.getSnapshot().context.s.phase, 'inited');
   });
@@ -139,45 +94,18 @@ describe('session machine', () => {
     const h = attached();
     login(h);
     h.take();
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 8,
-      seq: 0,
-      action: 'echo',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(0, 'echo', 8);
     const [bad] = h.frames();
     assert.equal(bad!.type, PushType.ERROR);
     assert.equal(bad!.seqId, 0);
     assert.equal(ErrorMessage.decode(bad!.payload).errorCode, ErrorCode.BAD_REQUEST);
     // seq 1 is the (unacknowledged) login answer: silently dropped, no upstream call.
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 9,
-      seq: 1,
-      action: 'echo',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(1, 'echo', 9);
     assert.deepEqual(h.take(), []);
     // Once acknowledged, a duplicate gets a reliable 409.
     h.send({ type: 'ACK', linkId: 1, seq: 1 });
     h.take();
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 9,
-      seq: 1,
-      action: 'echo',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(1, 'echo', 9);
     const [dup] = h.frames();
     assert.equal(dup!.type, PushType.ERROR);
     assert.equal(dup!.seqId, 2);
@@ -188,29 +116,11 @@ describe('session machine', () => {
   it('delivers bound notifies before and after the answer, immediate ones at once', () => {
     const h = attached();
     login(h);
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 20,
-      seq: 2,
-      action: 'echo',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
+    h.business(2, 'echo', 20);
     h.take();
-    h.send({
-      type: 'PUSH',
-      items: [{ payload: notify('after'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 }],
-    });
-    h.send({
-      type: 'PUSH',
-      items: [{ payload: notify('before'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
-    });
-    h.send({
-      type: 'PUSH',
-      items: [{ payload: notify('now'), hint: NotifySyncHint.IMMEDIATELY, bindSeq: 2 }],
-    });
+    h.push(notify('after'), NotifySyncHint.AFTER_RESPONSE, 2);
+    h.push(notify('before'), NotifySyncHint.BEFORE_RESPONSE, 2);
+    h.push(notify('now'), NotifySyncHint.IMMEDIATELY, 2);
     const immediate = h.frames();
     assert.equal(immediate.length, 1);
     assert.equal(NotifyMessage.decode(immediate[0]!.payload).content, 'now');
@@ -222,34 +132,16 @@ describe('session machine', () => {
     );
     assert.deepEqual(h.reliableSeqs(out), [3, 4, 5]);
     // Bound to an answer already gone: delivered at once.
-    h.send({
-      type: 'PUSH',
-      items: [{ payload: notify('late'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
-    });
+    h.push(notify('late'), NotifySyncHint.BEFORE_RESPONSE, 2);
     assert.equal(h.frames().length, 1);
   });
 
   it('releases bound notifies in arrival order when the request fails', () => {
     const h = attached();
     login(h);
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 20,
-      seq: 2,
-      action: 'echo',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
-    h.send({
-      type: 'PUSH',
-      items: [{ payload: notify('a'), hint: NotifySyncHint.AFTER_RESPONSE, bindSeq: 2 }],
-    });
-    h.send({
-      type: 'PUSH',
-      items: [{ payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
-    });
+    h.business(2, 'echo', 20);
+    h.push(notify('a'), NotifySyncHint.AFTER_RESPONSE, 2);
+    h.push(notify('b'), NotifySyncHint.BEFORE_RESPONSE, 2);
     h.take();
     h.send({
       type: 'UPSTREAM_FAILED',
@@ -270,50 +162,31 @@ describe('session machine', () => {
     const h = attached({ maxQueue: 3 });
     const results: string[] = [];
     for (let i = 0; i < 5; i++) {
-      h.send({
-        type: 'PUSH',
-        items: [
-          {
-            payload: notify(String(i)),
-            hint: NotifySyncHint.IMMEDIATELY,
-            bindSeq: 0,
-            reply: (r) => results.push(r.ok ? 'ok' : r.errorCode),
-          },
-        ],
-      });
+      h.push(notify(String(i)), NotifySyncHint.IMMEDIATELY, 0, (r) =>
+        results.push(r.ok ? 'ok' : r.errorCode),
+      );
     }
     assert.deepEqual(results, ['ok', 'ok', 'ok', 'QUEUE_FULL', 'QUEUE_FULL']);
     h.send({ type: 'ACK', linkId: 1, seq: 2 });
-    h.send({
-      type: 'PUSH',
-      items: [
-        {
-          payload: notify('x'),
-          hint: 0,
-          bindSeq: 0,
-          reply: (r) => results.push(r.ok ? 'ok' : r.errorCode),
-        },
-      ],
-    });
+    h.push(notify('x'), NotifySyncHint.IMMEDIATELY, 0, (r) => results.push(r.ok ? 'ok' : r.errorCode));
     assert.equal(results.at(-1), 'ok');
     assert.deepEqual(summarizeSession(h.actor.getSnapshot().context.s).pendingSeqs, [3, 4]);
   });
 
   it('clamps ACKs above the highest seq and ignores ACKs below an earlier one', () => {
     const h = attached();
-    for (let i = 0; i < 3; i++)
-      h.send({ type: 'PUSH', items: [{ payload: notify(String(i)), hint: 0, bindSeq: 0 }] });
+    for (let i = 0; i < 3; i++) h.push(notify(String(i)), 0, 0);
     h.send({ type: 'ACK', linkId: 1, seq: 99 });
     assert.equal(h.actor.getSnapshot().context.s.queue.lastAcked, 3);
     h.send({ type: 'ACK', linkId: 1, seq: 1 });
     assert.equal(h.actor.getSnapshot().context.s.queue.lastAcked, 3);
-    h.send({ type: 'PUSH', items: [{ payload: notify('n'), hint: 0, bindSeq: 0 }] });
+    h.push(notify('n'), 0, 0);
     assert.equal(h.actor.getSnapshot().context.s.queue.lastSeq, 4);
   });
 
   it('retransmits with the same seq after ack_timeout, then closes 0x10 and stays resumable', () => {
     const h = attached({ ackTimeoutMs: 100, maxRetries: 2 });
-    h.send({ type: 'PUSH', items: [{ payload: notify('x'), hint: 0, bindSeq: 0 }] });
+    h.push(notify('x'), 0, 0);
     h.take();
     h.advance(100);
     h.send({ type: 'TICK' });
@@ -337,10 +210,9 @@ describe('session machine', () => {
   it('resumes: drops what the client acknowledged, resends the rest in order, keeps seqs', () => {
     const h = attached();
     login(h);
-    for (let i = 0; i < 4; i++)
-      h.send({ type: 'PUSH', items: [{ payload: notify(String(i)), hint: 0, bindSeq: 0 }] });
+    for (let i = 0; i < 4; i++) h.push(notify(String(i)), 0, 0);
     h.send({ type: 'DETACH', linkId: 1 });
-    h.send({ type: 'PUSH', items: [{ payload: notify('while-away'), hint: 0, bindSeq: 0 }] });
+    h.push(notify('while-away'), 0, 0);
     h.take();
     h.send({ type: 'ATTACH', linkId: 2, connectionId: 'c2', msgId: 3, lastAckedSeq: 2, isNew: false });
     const out = h.frames();
@@ -403,22 +275,9 @@ describe('session machine', () => {
     ];
     h.actor.on('events', (e) => events.push(...e.events));
     login(h);
-    h.send({
-      type: 'BUSINESS',
-      linkId: 1,
-      msgId: 20,
-      seq: 2,
-      action: 'echo',
-      params: {},
-      data: new Uint8Array(),
-      headers: {},
-    });
-    h.send({
-      type: 'PUSH',
-      items: [{ payload: notify('b'), hint: NotifySyncHint.BEFORE_RESPONSE, bindSeq: 2 }],
-    });
-    for (let i = 0; i < 3; i++)
-      h.send({ type: 'PUSH', items: [{ payload: notify(String(i)), hint: 0, bindSeq: 0 }] });
+    h.business(2, 'echo', 20);
+    h.push(notify('b'), NotifySyncHint.BEFORE_RESPONSE, 2);
+    for (let i = 0; i < 3; i++) h.push(notify(String(i)), 0, 0);
     h.send({ type: 'ACK', linkId: 1, seq: 2 });
     h.send({ type: 'DETACH', linkId: 1 });
     const live = summarizeSession(h.actor.getSnapshot().context.s);
