@@ -1,5 +1,6 @@
 /** JSON views of session actors for the admin API, the inspector stream and the operator page. */
 import type { SessionActor } from '../../actors/session-actor.js';
+import type { SessionSummary } from '../../machines/session-state.js';
 
 /** { active: { phase: 'normal', link: 'attached' } } -> "active.phase.normal, active.link.attached". */
 export function flattenStateValue(value: unknown, prefix = ''): string[] {
@@ -13,55 +14,25 @@ export function flattenStateValue(value: unknown, prefix = ''): string[] {
   return [prefix];
 }
 
-/** One session in lists and in the inspector stream. */
-export interface SessionView {
-  sessionId: string;
-  openid: string;
-  phase: string;
-  zone: number;
-  attached: boolean;
+/** One session in lists and in the inspector stream: the session summary, seq lists capped. */
+export interface SessionView extends SessionSummary {
   /** XState state value, flattened: ["active.phase.normal", "active.link.attached"]. */
   state: string[];
   machine: unknown;
-  lastClientSeq: number;
-  nextSeq: number;
-  lastAckedSeq: number;
-  pending: number;
-  pendingSeqs: number[];
-  held: number;
-  inflight: number[];
-  resumes: number;
-  takeovers: number;
   createdAt: number;
   lastActivity: number;
-  detachedAt: number;
 }
 
 const MAX_SEQS = 200;
 
 export function sessionView(actor: SessionActor): SessionView {
   const sum = actor.summary();
-  const s = actor.state;
   return {
-    sessionId: sum.sessionId,
-    openid: sum.openid,
-    phase: sum.phase,
-    zone: sum.zone,
-    attached: sum.attached,
+    ...sum,
     state: flattenStateValue(sum.machine),
-    machine: sum.machine,
-    lastClientSeq: sum.lastClientSeq,
-    nextSeq: sum.nextSeq,
-    lastAckedSeq: sum.lastAckedSeq,
-    pending: sum.pending,
     pendingSeqs: sum.pendingSeqs.slice(0, MAX_SEQS),
-    held: sum.held,
     inflight: sum.inflight.slice(0, MAX_SEQS),
-    resumes: sum.resumes,
-    takeovers: sum.takeovers,
-    createdAt: s.createdAt,
-    lastActivity: sum.lastActivity,
-    detachedAt: sum.detachedAt,
+    createdAt: actor.state.createdAt,
   };
 }
 
