@@ -173,6 +173,7 @@ interface Session {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', short: 'h', default: false },
       sessions: { type: 'string', default: '2000' },
       duration: { type: 'string', default: '20' },
       rps: { type: 'string', default: '2000' },
@@ -182,6 +183,15 @@ async function main(): Promise<void> {
       'write-doc': { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(
+      'usage: npm run load -- [--sessions 2000] [--duration 20] [--rps 2000] [--push-rate 500]\n' +
+        '                       [--parallel 100] [--skip-bare] [--write-doc]\n' +
+        '  opens N sessions against a gateway child, mixes requests and gRPC pushes for --duration s,\n' +
+        '  reports connections held, requests/s, errors, pushes lost and RSS per session vs bare QUIC.\n',
+    );
+    return;
+  }
   const N = Number(values.sessions);
   const durationS = Number(values.duration);
   const rps = Number(values.rps);
