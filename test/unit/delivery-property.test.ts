@@ -94,6 +94,23 @@ function run(ops: Op[]): void {
     assert.ok(sum.pending + sum.held <= MAX_QUEUE, `pending ${sum.pending}+${sum.held} above max_queue`);
   };
 
+  /** The client comes back on a new link and resumes from what it delivered. */
+  const reconnect = () => {
+    const id = nextLink++;
+    link = id;
+    linkAlive = true;
+    step(() =>
+      h.send({
+        type: 'ATTACH',
+        linkId: id,
+        connectionId: `c${id}`,
+        msgId: 1,
+        lastAckedSeq: lastSeq,
+        isNew: false,
+      }),
+    );
+  };
+
   h.send({ type: 'ATTACH', linkId: 1, connectionId: 'c1', msgId: 1, lastAckedSeq: 0, isNew: true });
   drain(h.take());
   // Log in so BUSINESS requests are forwarded.
@@ -160,19 +177,7 @@ function run(ops: Op[]): void {
       case 'resume':
       case 'takeover': {
         if (o.op === 'resume' && linkAlive) break;
-        const id = nextLink++;
-        link = id;
-        linkAlive = true;
-        step(() =>
-          h.send({
-            type: 'ATTACH',
-            linkId: id,
-            connectionId: `c${id}`,
-            msgId: 1,
-            lastAckedSeq: lastSeq,
-            isNew: false,
-          }),
-        );
+        reconnect();
         break;
       }
     }
@@ -181,19 +186,7 @@ function run(ops: Op[]): void {
   for (const seq of inflight.splice(0)) {
     step(() => h.reply(seq, 'zone'));
   }
-  const id = nextLink++;
-  link = id;
-  linkAlive = true;
-  step(() =>
-    h.send({
-      type: 'ATTACH',
-      linkId: id,
-      connectionId: `c${id}`,
-      msgId: 1,
-      lastAckedSeq: lastSeq,
-      isNew: false,
-    }),
-  );
+  reconnect();
   step(() => h.send({ type: 'ACK', linkId: link, seq: lastSeq }));
 
   assert.equal(delivered.length, lastSeq);
