@@ -29,6 +29,10 @@ export interface ServerConfig {
   startTimeoutMs: number;
   maxQueue: number;
   maxFrameBytes: number;
+  /** Per-session byte budget of pending reliable pushes (queued, unacked, held); more is QUEUE_FULL. */
+  maxQueueBytes: number;
+  /** A repeated producer push_id within this window is delivered once (PROTOCOL.md v1.1). */
+  pushDedupWindowMs: number;
   heartbeatIntervalMs: number;
   idleTimeoutMs: number;
   drainTimeoutMs: number;
@@ -67,6 +71,12 @@ export interface NatsConfig {
   url: string;
   stream: string;
   subjectPrefix: string;
+  /** Replica count of every JetStream stream and KV bucket the gateway creates (1..5). */
+  replicas: number;
+  /** Extra prefix allowed for the Gatesvr-Reply header besides `_INBOX.` ("" = none). */
+  replyPrefix: string;
+  /** A session event store not confirmed within this fails: producers get UNAVAILABLE. */
+  storeTimeoutMs: number;
 }
 
 export interface BackupConfig {
@@ -149,6 +159,8 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     startTimeoutMs: 5_000,
     maxQueue: 1000,
     maxFrameBytes: 1_048_576,
+    maxQueueBytes: 8 * 1_048_576,
+    pushDedupWindowMs: 10 * 60_000,
     heartbeatIntervalMs: 30_000,
     idleTimeoutMs: 60_000,
     drainTimeoutMs: 10_000,
@@ -168,7 +180,7 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     upstreamTimeoutMs: 30_000,
   },
   auth: { mode: 'none', jwtSecret: '' },
-  nats: { url: '', stream: 'GATESVR', subjectPrefix: 'gatesvr' },
+  nats: { url: '', stream: 'GATESVR', subjectPrefix: 'gatesvr', replicas: 1, replyPrefix: '', storeTimeoutMs: 5_000 },
   backup: {
     enabled: false,
     mode: 'primary',
@@ -410,6 +422,26 @@ export const FIELDS: readonly FieldSpec[] = [
     },
   ),
   f(
+    'server.max_queue_bytes',
+    ['server', 'maxQueueBytes'],
+    'int',
+    'Per-session byte budget of pending reliable pushes; a push beyond it is QUEUE_FULL.',
+    {
+      min: 1024,
+      max: 64 * 1_073_741_824,
+    },
+  ),
+  f(
+    'server.push_dedup_window',
+    ['server', 'pushDedupWindowMs'],
+    'duration',
+    'A push repeated with the same push_id within this window is delivered once.',
+    {
+      min: 0,
+      max: 7 * DAY,
+    },
+  ),
+  f(
     'server.heartbeat_interval',
     ['server', 'heartbeatIntervalMs'],
     'duration',
@@ -598,6 +630,26 @@ export const FIELDS: readonly FieldSpec[] = [
     ['nats', 'subjectPrefix'],
     'subject',
     'Prefix of every NATS subject the gateway uses.',
+  ),
+  f(
+    'nats.replicas',
+    ['nats', 'replicas'],
+    'int',
+    'Replicas of every JetStream stream and KV bucket the gateway creates (3 on a 3-node cluster).',
+    { min: 1, max: 5 },
+  ),
+  f(
+    'nats.reply_prefix',
+    ['nats', 'replyPrefix'],
+    'string',
+    'Subject prefix allowed in the Gatesvr-Reply header besides _INBOX. (empty = only _INBOX.).',
+  ),
+  f(
+    'nats.store_timeout',
+    ['nats', 'storeTimeoutMs'],
+    'duration',
+    'A session event store not confirmed within this fails; producers get UNAVAILABLE.',
+    { min: 100, max: 10 * 60_000 },
   ),
   // backup
   f(
