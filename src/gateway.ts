@@ -196,6 +196,12 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         observers.onLifecycle?.(event);
       },
       inspect: inspector?.inspect,
+      ...(cluster
+        ? {
+            storeAvailable: () => cluster.storeAvailable,
+            onSessionFailed: (sessionId: string) => cluster.onSessionFailed(sessionId),
+          }
+        : {}),
     });
     closers.push(() => system.dispose());
     cluster?.attach(system);
@@ -273,6 +279,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         inspector,
         startedAt,
         now: () => clock.now(),
+        ...(cluster ? { storeAvailable: () => cluster.storeAvailable } : {}),
       },
     });
     closers.push(() => http.close());

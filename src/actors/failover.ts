@@ -13,7 +13,16 @@ import {
 
 export interface StoredRecord {
   snapshot: boolean;
+  /** Part k of n of a snapshot stored as several records (event-codec.ts). */
+  part?: { id: string; k: number; n: number };
   events: readonly SessionEvent[];
+}
+
+interface PartialSnapshot {
+  id: string;
+  next: number;
+  n: number;
+  events: SessionEvent[];
 }
 
 /**
@@ -23,6 +32,8 @@ export interface StoredRecord {
  */
 export class SessionFold {
   private readonly states = new Map<string, SessionState>();
+  /** Snapshots stored in parts, until their last part arrives. */
+  private readonly partial = new Map<string, PartialSnapshot>();
   readonly broken = new Set<string>();
 
   constructor(private readonly maxQueue: number) {}
@@ -36,6 +47,12 @@ export class SessionFold {
   }
 
   apply(sessionId: string, record: StoredRecord): void {
+    if (record.part) {
+      this.applyPart(sessionId, record.part, record.events);
+      return;
+    }
+    // Parts not completed before another record: their writer stopped mid-way; the state before them stands.
+    this.partial.delete(sessionId);
     try {
       let s: SessionState;
       if (record.snapshot) {
@@ -54,9 +71,31 @@ export class SessionFold {
     }
   }
 
+  private applyPart(
+    sessionId: string,
+    part: NonNullable<StoredRecord['part']>,
+    events: readonly SessionEvent[],
+  ) {
+    let p = this.partial.get(sessionId);
+    if (part.k === 0) {
+      p = { id: part.id, next: 0, n: part.n, events: [] };
+      this.partial.set(sessionId, p);
+    } else if (!p || p.id !== part.id || p.next !== part.k) {
+      this.partial.delete(sessionId);
+      return;
+    }
+    for (const e of events) p.events.push(e);
+    p.next++;
+    if (p.next === p.n) {
+      this.partial.delete(sessionId);
+      this.apply(sessionId, { snapshot: true, events: p.events });
+    }
+  }
+
   /** The session's log was purged (it ended). */
   drop(sessionId: string): void {
     this.states.delete(sessionId);
+    this.partial.delete(sessionId);
     this.broken.delete(sessionId);
   }
 
@@ -64,6 +103,7 @@ export class SessionFold {
   takeAll(): Map<string, SessionState> {
     const out = new Map(this.states);
     this.states.clear();
+    this.partial.clear();
     return out;
   }
 }

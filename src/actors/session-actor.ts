@@ -15,7 +15,8 @@ import {
   sessionMachine,
 } from '../machines/session-machine.js';
 import { type SessionState, type SessionSummary, summarizeSession } from '../machines/session-state.js';
-import { ErrorCode, GateError, type NotifySyncHint } from '../protocol/codes.js';
+import { CloseCode, ErrorCode, GateError, type NotifySyncHint } from '../protocol/codes.js';
+import { controlErrorFrame } from '../protocol/frames.js';
 import type { UpstreamRequest } from '../protocol/messages.js';
 import type { Clock, EventLog, SessionLink, Upstream } from './ports.js';
 
@@ -35,6 +36,14 @@ export interface SessionActorDeps {
   onEnded: (actor: SessionActor, reason: string) => void;
   /** A persisted effect failed; the owner logs it. */
   onError?: (actor: SessionActor, err: unknown) => void;
+  /**
+   * A store of the session's events failed (fenced, timed out): the actor has
+   * stopped, answered its waiting producers UNAVAILABLE and closed its link;
+   * the owner forgets it here (the log, not this copy, is the truth now).
+   */
+  onFailed?: (actor: SessionActor, err: unknown) => void;
+  /** Whether the event log can store right now (BUSINESS is refused with 503 otherwise). */
+  storeAvailable?: () => boolean;
   /** Observes every effect (metrics, inspector); must not throw. */
   observe?: (actor: SessionActor, effect: SessionEffect) => void;
   /** XState inspection (actor inspector); must not throw. */
@@ -54,6 +63,7 @@ export class SessionActor {
   private timer: unknown = null;
   private armedAt = Number.POSITIVE_INFINITY;
   private ended = false;
+  private failed = false;
   private pendingPushes: PushItem[] = [];
 
   constructor(
@@ -98,6 +108,14 @@ export class SessionActor {
   }
   get isEnded(): boolean {
     return this.ended;
+  }
+  /** Stopped because a store failed (see `fail`). */
+  get isFailed(): boolean {
+    return this.failed;
+  }
+  /** Links the actor holds (the current one, and one being taken over). */
+  get linkCount(): number {
+    return this.links.size;
   }
   /** The XState state value, e.g. { active: { phase: 'normal', link: 'attached' } }. */
   get stateValue(): unknown {
@@ -168,8 +186,67 @@ export class SessionActor {
 
   private dispatch(command: SessionCommand): void {
     if (this.ended) return;
-    this.actor.send({ ...command, now: this.deps.clock.now() } as SessionMachineEvent);
+    const now = this.deps.clock.now();
+    if (command.type === 'BUSINESS' && this.deps.storeAvailable) {
+      this.actor.send({ ...command, now, storeAvailable: this.deps.storeAvailable() });
+    } else this.actor.send({ ...command, now } as SessionMachineEvent);
     this.rearm();
+  }
+
+  /**
+   * A store failed: whatever followed it is dropped (no frame leaves, no
+   * upstream call starts), producers waiting for it are answered UNAVAILABLE,
+   * requests it accepted get ERROR 503, and the link is closed with 0x12 so
+   * the client resumes (on a gateway that rebuilds the session from the log).
+   */
+  fail(err: unknown): void {
+    if (this.failed) return;
+    const wasEnded = this.ended;
+    this.failed = true;
+    const frames = this.dropBacklog();
+    const links = [...this.links.values()];
+    this.links.clear();
+    this.dispose();
+    for (const link of links) {
+      if (frames.length > 0) link.send(frames);
+      link.close(CloseCode.SERVER_SHUTDOWN, 'session state not stored');
+    }
+    if (!wasEnded) this.deps.onFailed?.(this, err);
+  }
+
+  /**
+   * Drop whatever waits for a store that will not complete here: producers are
+   * answered UNAVAILABLE (never "accepted"), no frame leaves, no upstream call
+   * starts; returns ERROR 503 frames for the client requests that were waiting.
+   */
+  private dropBacklog(): Uint8Array[] {
+    const backlog = this.backlog;
+    this.backlog = [];
+    this.blocked = null;
+    const refused: PushResult = {
+      ok: false,
+      errorCode: 'UNAVAILABLE',
+      message: '503 event log unavailable: push not stored',
+    };
+    const frames: Uint8Array[] = [];
+    for (const effect of backlog) {
+      if (effect.type === 'replies') {
+        for (const [reply, result] of effect.replies) reply(result.ok ? refused : result);
+      } else if (effect.type === 'upstream') {
+        frames.push(
+          controlErrorFrame(
+            effect.msgId,
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            'event log unavailable',
+            'retry the request',
+          ),
+        );
+      }
+    }
+    const pending = this.pendingPushes;
+    this.pendingPushes = [];
+    for (const item of pending) item.reply?.(refused);
+    return frames;
   }
 
   /**
@@ -182,8 +259,13 @@ export class SessionActor {
     this.abandon(code, reason);
   }
 
-  /** Stop at once, storing nothing more, and close the links with `code` (this gateway stands by). */
+  /**
+   * Stop at once, storing nothing more, and close the links with `code` (this
+   * gateway stands by). Producers still waiting are answered UNAVAILABLE.
+   */
   abandon(code: number, reason: string): void {
+    this.failed = true;
+    this.dropBacklog();
     const links = [...this.links.values()];
     this.links.clear();
     this.dispose();
@@ -208,13 +290,17 @@ export class SessionActor {
       case 'events': {
         const stored = this.deps.log.append(this.sessionId, effect.events);
         if (stored) {
-          this.blocked = stored.then(
-            () => this.unblock(false),
+          const blocked: Promise<void> = stored.then(
+            () => {
+              if (this.blocked === blocked) this.unblock();
+            },
             (err: unknown) => {
+              if (this.failed) return;
               this.deps.onError?.(this, err);
-              this.unblock(true);
+              this.fail(err);
             },
           );
+          this.blocked = blocked;
         }
         return;
       }
@@ -245,22 +331,20 @@ export class SessionActor {
   /**
    * Runs what waited for a store. Every store still waiting is merged into one
    * append (a slow log then costs one round trip per burst, not per push): the
-   * effects after each store still run only once it is durable. After a failed
-   * store, producers waiting on it are told UNAVAILABLE, never accepted.
+   * effects after each store still run only once it is durable.
    */
-  private unblock(failed: boolean): void {
+  private unblock(): void {
     this.blocked = null;
     const list = this.backlog;
     this.backlog = [];
     for (let i = 0; i < list.length; i++) {
-      if (this.blocked) {
-        this.backlog.push(...list.slice(i));
+      if (this.blocked || this.failed) {
+        if (!this.failed) this.backlog.push(...list.slice(i));
         return;
       }
       const effect = list[i]!;
       if (effect === MERGED) continue; // stored with an earlier append
       if (effect.type === 'events') {
-        failed = false;
         let events = effect.events;
         for (let j = i + 1; j < list.length; j++) {
           const later = list[j]!;
@@ -270,14 +354,6 @@ export class SessionActor {
           list[j] = MERGED;
         }
         this.run(events === effect.events ? effect : { type: 'events', events });
-      } else if (failed && effect.type === 'replies') {
-        for (const [reply, result] of effect.replies) {
-          reply(
-            result.ok
-              ? { ok: false, errorCode: 'UNAVAILABLE', message: '503 event log unavailable: push not stored' }
-              : result,
-          );
-        }
       } else {
         this.run(effect);
       }

@@ -11,10 +11,15 @@ import type { SessionLink } from './ports.js';
 import { SessionActor, type SessionActorDeps } from './session-actor.js';
 
 /** What every actor gets (SessionActorDeps less the callbacks the system owns), plus the system's own hooks. */
-export interface SessionSystemOptions extends Omit<SessionActorDeps, 'onEnded' | 'onError'> {
+export interface SessionSystemOptions extends Omit<SessionActorDeps, 'onEnded' | 'onError' | 'onFailed'> {
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** A session began, resumed, was taken over or ended (lifecycle events for upstreams, metrics). */
   onLifecycle?: (event: SessionLifecycle) => void;
+  /**
+   * A session's store failed and it was dropped from this gateway (not ended:
+   * its log stays, and a later START or push rebuilds it from there).
+   */
+  onSessionFailed?: (sessionId: string, openid: string, err: unknown) => void;
 }
 
 export type SessionLifecycle =
@@ -114,8 +119,7 @@ export class SessionSystem {
     const actor = this.byOpenid.get(openid);
     if (!actor || actor.isEnded) return null;
     await actor.handOff(code, 'session taken over');
-    if (this.bySession.get(actor.sessionId) === actor) this.bySession.delete(actor.sessionId);
-    if (this.byOpenid.get(actor.openid) === actor) this.byOpenid.delete(actor.openid);
+    this.unindex(actor);
     this.opts.logger?.info({ sessionId: actor.sessionId, openid }, 'session handed off');
     return actor.sessionId;
   }
@@ -158,6 +162,11 @@ export class SessionSystem {
     this.byOpenid.clear();
   }
 
+  /** A store of the session failed outside an append the actor waits for (log callback): stop it. */
+  fail(sessionId: string, err: unknown): void {
+    this.bySession.get(sessionId)?.fail(err);
+  }
+
   kick(sessionId: string, reason = 'kicked'): boolean {
     const actor = this.bySession.get(sessionId);
     if (!actor) return false;
@@ -173,7 +182,7 @@ export class SessionSystem {
   }
 
   private spawn(sessionId: string, openid: string, restored?: SessionState): SessionActor {
-    const { logger, onLifecycle, ...deps } = this.opts;
+    const { logger, onLifecycle, onSessionFailed, ...deps } = this.opts;
     const actor = new SessionActor(
       sessionId,
       openid,
@@ -181,6 +190,14 @@ export class SessionSystem {
         ...deps,
         observe: onLifecycle ? (a, effect) => this.observe(a, effect) : deps.observe,
         onEnded: (a, reason) => this.forget(a, reason),
+        onFailed: (a, err) => {
+          this.unindex(a);
+          logger?.warn(
+            { sessionId: a.sessionId, openid: a.openid, err },
+            'session dropped: its state was not stored',
+          );
+          onSessionFailed?.(a.sessionId, a.openid, err);
+        },
         onError: (a, err) =>
           logger?.warn({ sessionId: a.sessionId, err: String(err) }, 'session effect failed'),
       },
@@ -209,9 +226,13 @@ export class SessionSystem {
     }
   }
 
-  private forget(actor: SessionActor, reason: string): void {
+  private unindex(actor: SessionActor): void {
     if (this.bySession.get(actor.sessionId) === actor) this.bySession.delete(actor.sessionId);
     if (this.byOpenid.get(actor.openid) === actor) this.byOpenid.delete(actor.openid);
+  }
+
+  private forget(actor: SessionActor, reason: string): void {
+    this.unindex(actor);
     void this.opts.log.forget(actor.sessionId);
     this.opts.onLifecycle?.({ type: 'ended', sessionId: actor.sessionId, openid: actor.openid, reason });
     this.opts.logger?.info({ sessionId: actor.sessionId, openid: actor.openid, reason }, 'session ended');

@@ -87,6 +87,8 @@ export type SessionMachineEvent =
       params: Record<string, string>;
       data: Uint8Array;
       headers: Record<string, string>;
+      /** False while the event log cannot store: a new request is refused with ERROR 503 (not accepted). */
+      storeAvailable?: boolean;
     }
   | { type: 'ACK'; now: number; linkId: number; seq: number }
   | { type: 'STOP'; now: number; linkId: number }
@@ -323,6 +325,16 @@ export const sessionMachine = setup({
             out.control(controlErrorFrame(e.msgId, ErrorCode.QUEUE_FULL, 'session queue full'));
           }
         }
+      } else if (e.storeAvailable === false) {
+        // Not accepted (nothing stored, seq not consumed): the client may send the same seq again.
+        out.control(
+          controlErrorFrame(
+            e.msgId,
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            'event log unavailable',
+            'the gateway cannot store session state right now; retry',
+          ),
+        );
       } else if (room(s, config.maxQueue) <= 0) {
         // Not accepted: the client may send the same seq again once it has acknowledged pushes.
         out.control(

@@ -266,10 +266,20 @@ class ClientConnection {
       try {
         await this.opts.beforeStart(openid);
       } catch (err) {
+        // The session could not be confirmed here (e.g. it could not be read from the log):
+        // refuse rather than start a second session for the user.
         this.opts.logger?.warn(
-          { connectionId: this.conn.id, openid, err: String(err) },
-          'before-start hook failed',
+          { connectionId: this.conn.id, openid, err },
+          'START refused: session not confirmed',
         );
+        if (this.phase !== 'authenticating') return;
+        this.refuse(
+          req.msgId,
+          ErrorCode.UPSTREAM_UNAVAILABLE,
+          'session state unavailable; retry',
+          CloseCode.SERVER_SHUTDOWN,
+        );
+        return;
       }
       if (this.phase !== 'authenticating') return;
     }

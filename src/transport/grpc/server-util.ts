@@ -1,5 +1,6 @@
 /** Small helpers shared by the gRPC servers (gateway push service, demo upstreams). */
 import * as grpc from '@grpc/grpc-js';
+import { UnavailableError } from '../../errors.js';
 import { joinHostPort } from './service-defs.js';
 
 /** Server options: no channelz bookkeeping per call; accept client keep-alive pings. */
@@ -48,6 +49,10 @@ export function unaryHandler<Req, Res>(
       settled = true;
       if (isStatusError(err)) {
         callback({ code: err.code, details: err.details ?? grpc.status[err.code] ?? 'error' });
+        return;
+      }
+      if (err instanceof UnavailableError) {
+        callback({ code: grpc.status.UNAVAILABLE, details: err.message });
         return;
       }
       onError?.(err);

@@ -44,6 +44,8 @@ export interface HttpGatewayView {
   inspector: SessionInspector | null;
   startedAt: number;
   now(): number;
+  /** False while the event log cannot store (NATS unreachable): /health answers 503 degraded. */
+  storeAvailable?: () => boolean;
 }
 
 export interface HttpServerOptions {
@@ -53,7 +55,7 @@ export interface HttpServerOptions {
   logger?: HttpLogger;
 }
 
-export type HealthStatus = 'starting' | 'healthy' | 'standby' | 'draining';
+export type HealthStatus = 'starting' | 'healthy' | 'standby' | 'degraded' | 'draining';
 
 export interface HttpServer {
   readonly address: HostPort;
@@ -81,7 +83,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const status = (): HealthStatus => {
     if (draining) return 'draining';
     if (!ready) return 'starting';
-    return serving ? 'healthy' : 'standby';
+    if (!serving) return 'standby';
+    return gw.storeAvailable && !gw.storeAvailable() ? 'degraded' : 'healthy';
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {

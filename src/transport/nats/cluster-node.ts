@@ -28,5 +28,7 @@ export interface ClusterNode {
   readonly logger: ClusterLogger;
   system: SessionSystem | null;
   serving: boolean;
+  /** May accept pushes and requests right now (serving, and its lease cannot have lapsed). */
+  accepting(): boolean;
   closed: boolean;
 }

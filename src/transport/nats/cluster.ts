@@ -27,7 +27,7 @@ import { PushConsumer } from './push-consumer.js';
 import { PushRouter } from './push-router.js';
 import { ServingRole } from './serving-role.js';
 import { SessionHandoff } from './session-handoff.js';
-import { ensureStreams } from './stream-setup.js';
+import { ensureReplicas, ensureStreams } from './stream-setup.js';
 import { type NatsNames, natsNames } from './subjects.js';
 
 export type { ClusterLogger } from './cluster-node.js';
@@ -59,7 +59,18 @@ export class NatsCluster {
   ) {
     this.names = natsNames(cfg.nats.subjectPrefix, cfg.nats.stream);
     this.nodeId = cfg.backup.enabled ? 'ha' : cfg.backup.serverId;
-    this.log = new JetStreamEventLog({ js, jsm, nc, names: this.names, logger });
+    this.log = new JetStreamEventLog({
+      js,
+      jsm,
+      nc,
+      names: this.names,
+      logger,
+      maxPayload: nc.info?.max_payload,
+      storeTimeoutMs: cfg.nats.storeTimeoutMs,
+      // A pair's writes are fenced by the lease's local deadline too (a standalone node has no lease).
+      mayWrite: () => !cfg.backup.enabled || this.role.accepting(),
+      onFailed: (sessionId, err) => this.node.system?.fail(sessionId, err),
+    });
     this.node = {
       cfg,
       nc,
@@ -73,6 +84,7 @@ export class NatsCluster {
       system: null,
       serving: false,
       closed: false,
+      accepting: () => this.role.accepting(),
     };
     this.lifecycle = new LifecyclePublisher(this.node);
     this.handoff = new SessionHandoff(this.node);
@@ -98,11 +110,17 @@ export class NatsCluster {
       const jsm = await nc.jetstreamManager();
       const js = nc.jetstream({ timeout: 5_000 });
       const names = natsNames(cfg.nats.subjectPrefix, cfg.nats.stream);
-      await ensureStreams(jsm, names);
-      const dirKv = await js.views.kv(names.directoryBucket, { history: 1 });
+      const replicas = cfg.nats.replicas;
+      await ensureStreams(jsm, names, replicas);
+      const dirKv = await js.views.kv(names.directoryBucket, { history: 1, replicas });
       const leaseKv = cfg.backup.enabled
-        ? await js.views.kv(names.leaseBucket, { history: 1, ttl: cfg.backup.heartbeat.timeoutMs })
+        ? await js.views.kv(names.leaseBucket, { history: 1, ttl: cfg.backup.heartbeat.timeoutMs, replicas })
         : null;
+      await ensureReplicas(
+        jsm,
+        [`KV_${names.directoryBucket}`, ...(leaseKv ? [`KV_${names.leaseBucket}`] : [])],
+        replicas,
+      );
       const cluster = new NatsCluster(cfg, nc, js, jsm, new SessionDirectory(dirKv, logger), leaseKv, logger);
       cluster.watchStatus();
       return cluster;
@@ -119,6 +137,21 @@ export class NatsCluster {
   /** When the lease was taken and serving began (failover measurements). */
   get promotedAt(): number {
     return this.role.promotedAt;
+  }
+
+  /** May accept pushes and client requests right now (serving, lease not lapsed). */
+  get accepting(): boolean {
+    return this.role.accepting();
+  }
+
+  /** The event log can store (NATS connected, stores succeeding). */
+  get storeAvailable(): boolean {
+    return this.log.available();
+  }
+
+  /** A session was dropped after a failed store: its next use here rebuilds it from the log. */
+  onSessionFailed(sessionId: string): void {
+    this.log.release(sessionId);
   }
 
   /** Bind the session system (after it is built on `this.log`). */

@@ -14,11 +14,24 @@
  *   session's next message (usually its next push), so a client's ACKs cost
  *   almost no messages of their own.
  * - Every message carries a unique Nats-Msg-Id, so a publish retried after a
- *   lost ack is stored once (stream duplicate window).
- * - A failed publish (server down, timeout) is retried until it is stored: the
- *   actor keeps everything after it (frames, producer answers) until then, so
- *   nothing is acknowledged that could be lost. Producers are refused with 503
- *   meanwhile (`available()`).
+ *   lost ack is stored once (stream duplicate window); past that window a
+ *   refused retry is recognised by reading the subject's last message.
+ * - Fencing: every message carries Nats-Expected-Last-Subject-Sequence, the
+ *   stream seq of the session's last message as this writer knows it. If anyone
+ *   else wrote the session since (a backup that took over, a node that claimed
+ *   it), the stream refuses the write: the append fails with FENCED, and so
+ *   does every later append of that session here, until it is reloaded. A
+ *   write is not even attempted once `mayWrite()` says the serving lease may
+ *   have lapsed.
+ * - A failed publish (server down, timeout) is retried until `storeTimeoutMs`;
+ *   then the append fails with STORE_TIMEOUT (it may still have been stored).
+ *   The actor keeps everything after an append (frames, producer answers) until
+ *   it is stored, and drops it all when it fails, so nothing is acknowledged
+ *   that could be lost. Producers are refused with 503 meanwhile (`available()`).
+ * - Bounded records: no message exceeds the server's max_payload. A batch of
+ *   events too large for one message goes out as several, in order; a snapshot
+ *   too large for one message is stored in parts (event-codec.ts), and what
+ *   precedes its first part is purged once every part is stored.
  * - Compaction: a session's first append from this process, and any append
  *   once the session wrote enough since its last snapshot, is a snapshot of
  *   the live state (`snapshotEvents`) published with `Nats-Rollup: sub`, which
@@ -29,8 +42,9 @@
 import { randomUUID } from 'node:crypto';
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { type EventLog, holdsBackEffects } from '../../actors/ports.js';
+import { JetStreamApiError, JS_WRONG_LAST_SEQUENCE, StoreError } from '../../errors.js';
 import { type SessionEvent, type SessionState, snapshotEvents } from '../../machines/session-state.js';
-import { encodeEventRecord } from './event-codec.js';
+import { encodeEventJson, encodeRecord, groupBySize } from './event-codec.js';
 import { StreamPublisher } from './stream-publisher.js';
 import type { NatsNames } from './subjects.js';
 
@@ -45,8 +59,22 @@ export interface JetStreamEventLogOptions {
   publishTimeoutMs?: number;
   /** How long a session's lone `acked` events wait for a message to ride along with (ms, default 100). */
   ackLingerMs?: number;
+  /** Largest message the server accepts (its INFO max_payload; default: the connection's, else 1 MiB). */
+  maxPayload?: number;
+  /** How long a failing store is retried before the append fails with STORE_TIMEOUT (default 5 s). */
+  storeTimeoutMs?: number;
+  /** Whether this node may write now (its serving lease cannot have lapsed); checked before every publish. */
+  mayWrite?: () => boolean;
+  /**
+   * A session's store failed (FENCED, STORE_TIMEOUT, ...): its live state may
+   * differ from the log, so its owner must drop it and rebuild it from the log.
+   */
+  onFailed?: (sessionId: string, err: StoreError) => void;
   logger?: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
 }
+
+/** Headroom under max_payload for the message's headers (msg id, expected seq, rollup). */
+const HEADER_ROOM = 1024;
 
 interface Waiter {
   resolve: () => void;
@@ -55,7 +83,12 @@ interface Waiter {
 
 /** What one session has to store: its next message, and whether one is in flight. */
 interface Chain {
+  readonly sessionId: string;
   readonly subject: string;
+  /** Stream seq of the session's last stored message as this writer knows it (the fence); -1 unknown. */
+  lastSeq: number;
+  /** Set once a store failed: every later append fails too, until the session is reloaded (`adopt`). */
+  failed: StoreError | null;
   /** Events of the next message, in order. */
   events: SessionEvent[];
   /** The next message is a snapshot (rollup). */
@@ -95,12 +128,92 @@ export class JetStreamEventLog implements EventLog {
   private connected = true;
   private inflight = 0;
   private readonly publisher: StreamPublisher | null;
+  /** Largest record (message body) this log publishes. */
+  readonly maxRecordBytes: number;
+  private readonly storeTimeoutMs: number;
   /** Counters for stats and benchmarks. */
-  readonly stats = { appends: 0, deferred: 0, messages: 0, snapshots: 0, retries: 0, batches: 0, bytes: 0 };
+  readonly stats = {
+    appends: 0,
+    deferred: 0,
+    messages: 0,
+    snapshots: 0,
+    snapshotParts: 0,
+    retries: 0,
+    batches: 0,
+    bytes: 0,
+    fenced: 0,
+    failed: 0,
+  };
 
   constructor(private readonly opts: JetStreamEventLogOptions) {
     this.ackLingerMs = opts.ackLingerMs ?? 100;
-    this.publisher = opts.nc ? new StreamPublisher(opts.nc, opts.publishTimeoutMs ?? 5_000) : null;
+    this.storeTimeoutMs = opts.storeTimeoutMs ?? 5_000;
+    const maxPayload = opts.maxPayload ?? opts.nc?.info?.max_payload ?? 1_048_576;
+    this.maxRecordBytes = Math.max(4096, maxPayload - HEADER_ROOM);
+    this.publisher = opts.nc
+      ? new StreamPublisher(opts.nc, Math.min(opts.publishTimeoutMs ?? 5_000, this.storeTimeoutMs))
+      : null;
+  }
+
+  /**
+   * The largest push frame whose `pushed` event still fits one record (frames
+   * travel base64 in JSON): the gateway clamps max_frame_bytes to it.
+   */
+  get maxFrameBytes(): number {
+    return Math.floor(((this.maxRecordBytes - 1024) * 3) / 4);
+  }
+
+  /**
+   * A session rebuilt from the log runs here now: its next write is fenced on
+   * `lastSeq`, the stream seq of the last stored message it was rebuilt from.
+   */
+  adopt(sessionId: string, lastSeq: number): void {
+    const chain = this.chains.get(sessionId);
+    if (chain && (chain.busy || chain.events.length > 0)) {
+      this.fail(chain, new StoreError('FENCED', `session ${sessionId} reloaded while it was being stored`));
+    }
+    this.written.delete(sessionId);
+    const fresh = this.newChain(sessionId);
+    fresh.lastSeq = lastSeq;
+    this.chains.set(sessionId, fresh);
+  }
+
+  /** Stop writing everything (this node stands by): every pending append fails with FENCED. */
+  reset(): void {
+    const err = new StoreError('FENCED', 'this gateway stopped serving');
+    for (const chain of this.chains.values()) {
+      chain.failed = err;
+      const waiters = chain.waiters;
+      chain.waiters = [];
+      chain.events = [];
+      for (const w of waiters) w.reject(err);
+      this.wakeIdle(chain);
+    }
+    this.chains.clear();
+    this.written.clear();
+    this.lingering.clear();
+    this.ready = [];
+  }
+
+  get sessionsTracked(): number {
+    return this.chains.size;
+  }
+
+  private newChain(sessionId: string): Chain {
+    return {
+      sessionId,
+      subject: this.opts.names.events(sessionId),
+      lastSeq: -1,
+      failed: null,
+      events: [],
+      snapshot: false,
+      waiters: [],
+      prompt: false,
+      busy: false,
+      queued: false,
+      lingering: false,
+      idle: [],
+    };
   }
 
   /**
@@ -130,23 +243,17 @@ export class JetStreamEventLog implements EventLog {
 
   append(sessionId: string, events: readonly SessionEvent[]): Promise<void> | undefined {
     const urgent = holdsBackEffects(events);
-    if (this.closed) return urgent ? Promise.reject(new Error('event log closed')) : undefined;
+    if (this.closed)
+      return urgent ? Promise.reject(new StoreError('LOG_CLOSED', 'event log closed')) : undefined;
     this.stats.appends++;
     let chain = this.chains.get(sessionId);
     if (!chain) {
-      chain = {
-        subject: this.opts.names.events(sessionId),
-        events: [],
-        snapshot: false,
-        waiters: [],
-        prompt: false,
-        busy: false,
-        queued: false,
-        lingering: false,
-        idle: [],
-      };
+      chain = this.newChain(sessionId);
+      // A brand-new session's subject is empty; any other is fenced on the subject's last message.
+      if (events[0]?.type === 'started') chain.lastSeq = 0;
       this.chains.set(sessionId, chain);
     }
+    if (chain.failed) return urgent ? Promise.reject(chain.failed) : undefined;
     let w = this.written.get(sessionId);
     let snapshot = false;
     if (!w || w.count + events.length >= w.compactAt) {
@@ -216,7 +323,7 @@ export class JetStreamEventLog implements EventLog {
   release(sessionId: string): void {
     this.written.delete(sessionId);
     const chain = this.chains.get(sessionId);
-    if (chain && !chain.busy && chain.events.length === 0) this.chains.delete(sessionId);
+    if (chain && !chain.busy && (chain.events.length === 0 || chain.failed)) this.chains.delete(sessionId);
   }
 
   /** Publish every lingering ACK now (shutdown). */
@@ -236,7 +343,7 @@ export class JetStreamEventLog implements EventLog {
     this.lingerTimer = null;
     this.lingering.clear();
     this.ready = [];
-    const err = new Error('event log closed');
+    const err = new StoreError('LOG_CLOSED', 'event log closed');
     for (const chain of this.chains.values()) {
       const waiters = chain.waiters;
       chain.waiters = [];
@@ -285,7 +392,18 @@ export class JetStreamEventLog implements EventLog {
 
   private send(chain: Chain): void {
     if (chain.busy || chain.events.length === 0) return;
+    if (chain.failed) {
+      this.fail(chain, chain.failed);
+      return;
+    }
     const { events, snapshot, waiters } = chain;
+    let groups: string[][];
+    try {
+      groups = groupBySize(events.map(encodeEventJson), this.maxRecordBytes);
+    } catch (err) {
+      this.fail(chain, new StoreError('RECORD_TOO_LARGE', (err as Error).message, { cause: err }));
+      return;
+    }
     chain.events = [];
     chain.snapshot = false;
     chain.waiters = [];
@@ -295,18 +413,77 @@ export class JetStreamEventLog implements EventLog {
       chain.lingering = false;
       this.lingering.delete(chain);
     }
-    const data = encodeEventRecord(events, snapshot);
-    this.stats.bytes += data.length;
-    void this.publish(chain.subject, data, snapshot).then(
+    void this.storeGroups(chain, groups, snapshot).then(
       () => {
         for (const w of waiters) w.resolve();
         this.done(chain);
       },
       (err: unknown) => {
-        for (const w of waiters) w.reject(err);
-        this.done(chain);
+        const e =
+          err instanceof StoreError ? err : new StoreError('STORE_TIMEOUT', String(err), { cause: err });
+        chain.waiters = waiters.concat(chain.waiters);
+        chain.busy = false;
+        this.fail(chain, e);
       },
     );
+  }
+
+  /** Store one append (or snapshot) as one or more records, in order. */
+  private async storeGroups(chain: Chain, groups: string[][], snapshot: boolean): Promise<void> {
+    if (!snapshot) {
+      for (const g of groups) await this.store(chain, encodeRecord(g), false);
+      return;
+    }
+    if (groups.length === 1) {
+      await this.store(chain, encodeRecord(groups[0]!, { snapshot: true }), true);
+      this.stats.snapshots++;
+      return;
+    }
+    // Too large for one message: parts, then drop what precedes the first part.
+    const id = randomUUID();
+    let first = 0;
+    for (let k = 0; k < groups.length; k++) {
+      const seq = await this.store(
+        chain,
+        encodeRecord(groups[k]!, { part: { id, k, n: groups.length } }),
+        false,
+      );
+      if (k === 0) first = seq;
+      this.stats.snapshotParts++;
+    }
+    this.stats.snapshots++;
+    try {
+      await this.opts.jsm.streams.purge(this.opts.names.eventsStream, { filter: chain.subject, seq: first });
+    } catch (err) {
+      // Harmless: the complete snapshot replaces what precedes it; the next compaction purges again.
+      this.opts.logger?.warn({ sessionId: chain.sessionId, err }, 'could not purge before a snapshot');
+    }
+  }
+
+  private fail(chain: Chain, err: StoreError): void {
+    const first = chain.failed === null;
+    chain.failed = err;
+    const waiters = chain.waiters;
+    chain.waiters = [];
+    chain.events = [];
+    chain.snapshot = false;
+    if (chain.lingering) {
+      chain.lingering = false;
+      this.lingering.delete(chain);
+    }
+    for (const w of waiters) w.reject(err);
+    this.wakeIdle(chain);
+    if (first) {
+      this.stats.failed++;
+      if (err.code === 'FENCED') this.stats.fenced++;
+      if (err.code !== 'LOG_CLOSED') {
+        this.opts.logger?.warn(
+          { sessionId: chain.sessionId, code: err.code, err },
+          'session event store failed: the session is dropped here and rebuilt from the log',
+        );
+      }
+      this.opts.onFailed?.(chain.sessionId, err);
+    }
   }
 
   private done(chain: Chain): void {
@@ -322,44 +499,100 @@ export class JetStreamEventLog implements EventLog {
     for (const f of idle) f();
   }
 
-  /** Store one message; retried until stored. Rejects only once the log is closed. */
-  private async publish(subject: string, data: Uint8Array, snapshot: boolean): Promise<void> {
+  /** The subject's last stored message: its stream seq and msg id (seq 0 when the subject is empty). */
+  private async lastOnSubject(subject: string): Promise<{ seq: number; msgId: string }> {
+    try {
+      const m = await this.opts.jsm.streams.getMessage(this.opts.names.eventsStream, {
+        last_by_subj: subject,
+      });
+      return { seq: m.seq, msgId: m.header?.get('Nats-Msg-Id') ?? '' };
+    } catch (err) {
+      if ((err as { code?: string }).code === '404' || /no message found/i.test(String(err)))
+        return { seq: 0, msgId: '' };
+      throw err;
+    }
+  }
+
+  private async publishOnce(
+    subject: string,
+    data: Uint8Array,
+    h: ReturnType<typeof headers>,
+  ): Promise<number> {
+    if (this.publisher) return this.publisher.publish(subject, data, h);
+    try {
+      const ack = await this.opts.js.publish(subject, data, {
+        headers: h,
+        timeout: Math.min(this.opts.publishTimeoutMs ?? 5_000, this.storeTimeoutMs),
+      });
+      return ack.seq;
+    } catch (err) {
+      const api = (err as { api_error?: { code?: number; err_code?: number; description?: string } })
+        .api_error;
+      if (api) throw new JetStreamApiError(api.description ?? String(err), api.err_code ?? 0, api.code ?? 0);
+      throw err;
+    }
+  }
+
+  /**
+   * Store one message, fenced on the chain's last seq; retried (same msg id)
+   * until stored or `storeTimeoutMs`. Resolves with its stream seq.
+   */
+  private async store(chain: Chain, data: Uint8Array, rollup: boolean): Promise<number> {
+    if (chain.lastSeq < 0) chain.lastSeq = (await this.lastOnSubject(chain.subject)).seq;
     const msgID = `${this.instance}.${this.nextId++}`;
     const h = headers();
     h.set('Nats-Msg-Id', msgID);
-    if (snapshot) h.set('Nats-Rollup', 'sub');
+    h.set('Nats-Expected-Last-Subject-Sequence', String(chain.lastSeq));
+    if (rollup) h.set('Nats-Rollup', 'sub');
+    this.stats.bytes += data.length;
     this.inflight++;
+    const deadline = performance.now() + this.storeTimeoutMs;
     let delay = 50;
     try {
       for (;;) {
-        if (this.closed) throw new Error('event log closed');
+        if (this.closed) throw new StoreError('LOG_CLOSED', 'event log closed');
+        if (this.opts.mayWrite && !this.opts.mayWrite())
+          throw new StoreError('FENCED', 'the serving lease may have lapsed: not writing');
+        let failure: unknown;
         try {
-          if (this.publisher) await this.publisher.publish(subject, data, h);
-          else
-            await this.opts.js.publish(subject, data, {
-              headers: h,
-              timeout: this.opts.publishTimeoutMs ?? 5_000,
-            });
+          const seq = await this.publishOnce(chain.subject, data, h);
+          chain.lastSeq = seq;
           this.stats.messages++;
-          if (snapshot) this.stats.snapshots++;
           if (this.failingSince !== 0) {
             this.opts.logger?.info({ failedForMs: Date.now() - this.failingSince }, 'event log stores again');
             this.failingSince = 0;
           }
-          return;
+          return seq;
         } catch (err) {
-          if (this.closed) throw err;
-          if (this.failingSince === 0) {
-            this.failingSince = Date.now();
-            this.opts.logger?.warn(
-              { err: String(err) },
-              'event log store failed; retrying (producers get 503)',
-            );
-          }
-          this.stats.retries++;
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 1_000);
+          failure = err;
         }
+        if (this.closed) throw new StoreError('LOG_CLOSED', 'event log closed', { cause: failure });
+        if (failure instanceof JetStreamApiError && failure.errCode === JS_WRONG_LAST_SEQUENCE) {
+          // Our own earlier attempt may have been stored (its ack lost, past the duplicate window).
+          const last = await this.lastOnSubject(chain.subject).catch(() => null);
+          if (last && last.msgId === msgID) {
+            chain.lastSeq = last.seq;
+            this.stats.messages++;
+            return last.seq;
+          }
+          throw new StoreError('FENCED', `session log written by another gateway (${failure.message})`, {
+            cause: failure,
+          });
+        }
+        if ((failure as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED')
+          throw new StoreError('RECORD_TOO_LARGE', String(failure), { cause: failure });
+        if (this.failingSince === 0) {
+          this.failingSince = Date.now();
+          this.opts.logger?.warn({ err: failure }, 'event log store failed; retrying (producers get 503)');
+        }
+        const left = deadline - performance.now();
+        if (left <= 0)
+          throw new StoreError('STORE_TIMEOUT', `not stored within ${this.storeTimeoutMs} ms`, {
+            cause: failure,
+          });
+        this.stats.retries++;
+        await new Promise((r) => setTimeout(r, Math.min(delay, left)));
+        delay = Math.min(delay * 2, 1_000);
       }
     } finally {
       this.inflight--;

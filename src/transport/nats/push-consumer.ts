@@ -122,12 +122,17 @@ export class PushConsumer implements HeldPushes {
       return;
     }
     if (p.kind === 'broadcast') {
-      if (!this.node.log.available()) {
+      if (!this.node.log.available() || !this.node.accepting()) {
         m.nak(500);
         return;
       }
       this.node.system!.broadcast(p.payload, p.zone, `js:${m.seq}`).then(
         (n) => {
+          // Stood down meanwhile: the next holder redelivers it (sessions that stored it skip it by id).
+          if (!this.node.accepting()) {
+            m.nak(500);
+            return;
+          }
           m.ack();
           this.reply(
             m,
@@ -176,12 +181,12 @@ export class PushConsumer implements HeldPushes {
     }
     const actor = system!.find(p.target);
     if (actor && !actor.isEnded) {
-      if (!log.available()) {
+      if (!log.available() || !this.node.accepting()) {
         m.nak(500);
         return;
       }
       system!.push(p.target, p.payload, p.hint, p.bindSeq, `js:${m.seq}`).then((r) => {
-        if (!r.ok && r.errorCode === 'UNAVAILABLE') {
+        if ((!r.ok && r.errorCode === 'UNAVAILABLE') || !this.node.accepting()) {
           m.nak(500);
           return;
         }

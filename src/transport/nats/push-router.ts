@@ -5,6 +5,7 @@
  */
 import { headers, type Msg, type Subscription } from 'nats';
 import type { PushTarget } from '../../actors/session-system.js';
+import { UnavailableError } from '../../errors.js';
 import type { PushResult } from '../../machines/session-machine.js';
 import type { NotifySyncHint } from '../../protocol/codes.js';
 import type { PushSink } from '../grpc/push-adapter.js';
@@ -35,14 +36,32 @@ export class PushRouter {
     return {
       push: (target, payload, hint, bindSeq, pushId) => this.route(target, payload, hint, bindSeq, pushId),
       broadcast: async (payload, zone, pushId) => {
-        if (!this.node.serving) throw new Error('503 standby: this gateway does not hold the serving lease');
-        if (!this.node.log.available()) throw new Error('503 event log (JetStream) unavailable');
-        return this.node.system!.broadcast(payload, zone, pushId);
+        if (!this.node.accepting())
+          throw new UnavailableError('standby: this gateway does not hold the serving lease');
+        if (!this.node.log.available()) throw new UnavailableError('event log (JetStream) unavailable');
+        const n = await this.node.system!.broadcast(payload, zone, pushId);
+        // Stood down meanwhile: answers may not claim acceptance (the new holder may not have these).
+        if (!this.node.accepting()) throw new UnavailableError('the serving lease lapsed while broadcasting');
+        return n;
       },
     };
   }
 
+  /** Answers "accepted" only while still accepting: a node that stood down meanwhile answers UNAVAILABLE. */
   private async route(
+    target: PushTarget,
+    payload: Uint8Array,
+    hint: NotifySyncHint,
+    bindSeq: number,
+    pushId?: string,
+  ): Promise<PushResult> {
+    const r = await this.routeOnce(target, payload, hint, bindSeq, pushId);
+    if (r.ok && !this.node.accepting())
+      return unavailable('the serving lease lapsed before the push was answered');
+    return r;
+  }
+
+  private async routeOnce(
     target: PushTarget,
     payload: Uint8Array,
     hint: NotifySyncHint,
@@ -51,7 +70,7 @@ export class PushRouter {
   ): Promise<PushResult> {
     const { directory, nodeId } = this.node;
     const system = this.node.system!;
-    if (!this.node.serving) return unavailable('standby: this gateway does not hold the serving lease');
+    if (!this.node.accepting()) return unavailable('standby: this gateway does not hold the serving lease');
     if (!this.node.log.available()) return unavailable('event log (JetStream) unavailable; nothing accepted');
     const actor = system.find(target);
     if (actor && !actor.isEnded) return system.push(target, payload, hint, bindSeq, pushId);
@@ -83,7 +102,7 @@ export class PushRouter {
     const system = this.node.system;
     let r: PushResult;
     if (!h || !system) r = { ok: false, errorCode: 'SESSION_NOT_FOUND', message: 'bad forwarded push' };
-    else if (!this.node.serving) r = unavailable('standby');
+    else if (!this.node.accepting()) r = unavailable('standby');
     else if (!this.node.log.available()) r = unavailable('event log (JetStream) unavailable');
     else {
       const target: PushTarget = {
@@ -102,6 +121,8 @@ export class PushRouter {
         Number(h.get('bind')) || 0,
         pushId === '' ? undefined : pushId,
       );
+      if (r.ok && !this.node.accepting())
+        r = unavailable('the serving lease lapsed before the push was answered');
     }
     m.respond(enc.encode(JSON.stringify(r)));
   }

@@ -3,23 +3,36 @@
  * primary/backup pair only the holder of the serving lease does; the other
  * folds the event log as it arrives, so that taking the lease over costs no
  * replay: it adopts every session it already holds in memory.
+ *
+ * Fencing: the holder accepts (pushes, client requests, stores) only while
+ * its lease cannot have lapsed (`accepting()`, ServingLease.valid()). A timer
+ * fires at the lease's local deadline, and every acceptance checks it too, so
+ * a process resuming from a pause stands down before it answers anything.
  */
 import type { KV } from 'nats';
 import { CloseCode } from '../../protocol/codes.js';
 import type { ClusterNode } from './cluster-node.js';
-import { EventFollower, ServingLease } from './ha.js';
+import { EventFollower, kvLeaseStore, ServingLease } from './ha.js';
 import type { PushConsumer } from './push-consumer.js';
 import type { SessionHandoff } from './session-handoff.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class ServingRole {
   private follower: EventFollower | null = null;
   private lease: ServingLease | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private busy = false;
-  private lastRenew = 0;
+  private expiry: NodeJS.Timeout | null = null;
+  private renewing = false;
+  private acquiring = false;
+  private promoting = false;
+  private demoting: Promise<void> | null = null;
+  private lastRenewSent = 0;
   private startedAt = 0;
   /** When the lease was taken and serving began (failover measurements). */
   promotedAt = 0;
+  /** Promotions and demotions of this node (metrics, tests). */
+  readonly counts = { promotions: 0, demotions: 0, barrierRetries: 0 };
 
   constructor(
     private readonly node: ClusterNode,
@@ -29,6 +42,12 @@ export class ServingRole {
     private readonly handoff: SessionHandoff,
     private readonly onChange: (serving: boolean) => void,
   ) {}
+
+  /** This node may accept pushes and requests and store session events right now. */
+  accepting(): boolean {
+    if (!this.node.cfg.backup.enabled) return this.node.serving;
+    return this.lease?.valid() === true;
+  }
 
   /** Serve, or stand by for the lease. */
   async start(): Promise<void> {
@@ -40,12 +59,20 @@ export class ServingRole {
     }
     this.follower = this.newFollower();
     await this.follower.start();
-    this.lease = new ServingLease(this.leaseKv!, cfg.backup.serverId, logger);
-    this.startedAt = Date.now();
-    const tick = Math.max(50, Math.min(250, cfg.backup.heartbeat.intervalMs / 4));
+    this.lease = new ServingLease(
+      kvLeaseStore(this.leaseKv!),
+      cfg.backup.serverId,
+      cfg.backup.heartbeat.timeoutMs,
+      () => performance.now(),
+      logger,
+    );
+    this.startedAt = performance.now();
+    const tick = Math.max(20, Math.min(250, cfg.backup.heartbeat.intervalMs / 4));
     this.timer = setInterval(() => void this.tick(), tick);
     this.timer.unref();
     await this.tick();
+    // A primary starting alone serves before start() returns (callers and tests read `serving` next).
+    while (this.promoting) await sleep(10);
     logger.info(
       { nodeId: this.node.nodeId, serving: this.node.serving, mode: cfg.backup.mode },
       'HA started',
@@ -55,10 +82,12 @@ export class ServingRole {
   /** First step of shutdown: no promotion or renewal while the node drains. */
   stopTicking(): void {
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   /** Last step of shutdown, once the drain is stored: hand the lease on. */
   async close(): Promise<void> {
+    if (this.expiry) clearTimeout(this.expiry);
     await this.follower?.stop().catch(() => {});
     await this.lease?.release();
   }
@@ -69,67 +98,155 @@ export class ServingRole {
   }
 
   private async tick(): Promise<void> {
-    if (this.busy || this.node.closed || !this.lease) return;
-    this.busy = true;
+    const lease = this.lease;
+    if (this.node.closed || !lease || this.demoting) return;
+    const hb = this.node.cfg.backup.heartbeat;
+    if (this.node.serving || this.promoting) {
+      if (!lease.valid()) {
+        void this.demote('serving lease deadline passed');
+        return;
+      }
+      if (this.renewing || performance.now() - this.lastRenewSent < hb.intervalMs) return;
+      this.renewing = true;
+      this.lastRenewSent = performance.now();
+      try {
+        const r = await lease.renew();
+        if (r === 'lost') void this.demote('serving lease lost');
+        else this.armExpiry();
+      } finally {
+        this.renewing = false;
+      }
+      return;
+    }
+    if (this.acquiring || this.timer === null) return;
+    // A backup gives a primary that starts with it one lease period to take the lease first.
+    if (this.node.cfg.backup.mode === 'backup' && performance.now() - this.startedAt < hb.timeoutMs) return;
+    this.acquiring = true;
     try {
-      const hb = this.node.cfg.backup.heartbeat;
-      if (!this.node.serving) {
-        // A backup gives a primary that starts with it one lease period to take the lease first.
-        if (this.node.cfg.backup.mode === 'backup' && Date.now() - this.startedAt < hb.timeoutMs) return;
-        if (await this.lease.tryAcquire()) {
-          this.lastRenew = Date.now();
-          await this.promote();
-        }
-      } else if (Date.now() - this.lastRenew >= hb.intervalMs) {
-        this.lastRenew = Date.now();
-        if (!(await this.lease.renew())) await this.demote();
+      if (await lease.tryAcquire()) {
+        this.lastRenewSent = performance.now();
+        this.armExpiry();
+        this.promoting = true;
+        void this.promote().finally(() => {
+          this.promoting = false;
+        });
       }
     } catch (err) {
-      this.node.logger.warn({ err: String(err) }, 'serving lease check failed');
+      this.node.logger.warn({ err }, 'serving lease check failed');
     } finally {
-      this.busy = false;
+      this.acquiring = false;
     }
   }
 
-  /** Took the lease: adopt every session the follower kept ready, then serve. */
+  /** Stand down the moment the lease's local deadline passes (not at the next renewal). */
+  private armExpiry(): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    const left = this.lease?.remainingMs() ?? 0;
+    this.expiry = setTimeout(() => {
+      this.expiry = null;
+      if (this.lease && !this.lease.valid() && (this.node.serving || this.promoting))
+        void this.demote('serving lease deadline passed');
+    }, Math.max(0, left) + 1);
+    this.expiry.unref();
+  }
+
+  /**
+   * Took the lease: confirm the follower has read the whole log (retried until
+   * it has; partial state is never adopted), adopt every session it folded,
+   * then serve. Gives up (and stands by again) if the lease lapses meanwhile.
+   */
   private async promote(): Promise<void> {
     const { directory, nodeId, logger } = this.node;
-    const started = Date.now();
+    const started = performance.now();
     const follower = this.follower;
-    this.follower = null;
-    let adopted = 0;
+    let delay = 100;
     if (follower) {
-      const caughtUp = await follower.barrier(2_000);
-      if (!caughtUp) logger.warn({}, 'promotion: event follower did not confirm it caught up');
-      const { states, broken } = await follower.stop();
-      for (const id of broken) {
-        const s = await this.handoff.loadState(id).catch(() => undefined);
-        if (s) states.set(id, s);
+      for (;;) {
+        if (this.node.closed || !this.accepting()) return;
+        if (await follower.barrier(2_000)) break;
+        this.counts.barrierRetries++;
+        logger.warn(
+          { retryInMs: delay },
+          'promotion: the event follower could not confirm it caught up; retrying',
+        );
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2_000);
       }
+      this.follower = null;
+      const { states, lastSeqs, broken } = await follower.stop();
+      const fresh = new Map<string, { lastSeq: number }>();
+      for (const id of broken) {
+        // Rebuilt from the log now, or on demand later (a START or push claims it): never from a partial read.
+        const loaded = await this.handoff.loadState(id).catch(() => undefined);
+        if (loaded?.state) {
+          states.set(id, loaded.state);
+          fresh.set(id, { lastSeq: loaded.lastSeq });
+        }
+      }
+      let adopted = 0;
       for (const s of states.values()) {
         if (this.node.system?.findByOpenid(s.openid)) continue;
         const entry = directory.lookup('openid', s.openid);
         if (entry && entry.node !== nodeId) continue; // another active node's session
-        if (this.handoff.adopt(s)) adopted++;
+        const lastSeq = fresh.get(s.sessionId)?.lastSeq ?? lastSeqs.get(s.sessionId) ?? -1;
+        if (this.handoff.adopt(s, lastSeq)) adopted++;
+      }
+      logger.info({ sessions: adopted }, 'promotion: sessions adopted');
+    }
+    delay = 100;
+    for (;;) {
+      if (this.node.closed || !this.accepting()) return;
+      try {
+        await this.pushes.start();
+        break;
+      } catch (err) {
+        logger.warn({ err, retryInMs: delay }, 'promotion: push consumer did not start; retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2_000);
       }
     }
-    await this.pushes.start();
+    if (!this.accepting()) return;
     this.promotedAt = Date.now();
+    this.counts.promotions++;
     this.setServing(true);
     logger.info(
-      { serverId: this.node.cfg.backup.serverId, sessions: adopted, ms: Date.now() - started },
+      { serverId: this.node.cfg.backup.serverId, ms: Math.round(performance.now() - started) },
       'serving lease taken: serving',
     );
   }
 
-  /** Lost the lease (another gateway serves now): stop serving, follow again. */
-  private async demote(): Promise<void> {
-    this.node.logger.warn({ serverId: this.node.cfg.backup.serverId }, 'serving lease lost: standing by');
-    this.setServing(false);
-    await this.pushes.stop();
-    this.node.system?.abandonAll(CloseCode.SERVER_SHUTDOWN);
-    this.follower = this.newFollower();
-    await this.follower.start();
+  /** Lost the lease (or it may have lapsed): stop accepting at once, then follow again. */
+  private demote(why: string): Promise<void> {
+    this.demoting ??= (async () => {
+      this.node.logger.warn({ serverId: this.node.cfg.backup.serverId, why }, 'standing by');
+      this.counts.demotions++;
+      if (this.expiry) clearTimeout(this.expiry);
+      this.expiry = null;
+      // Locally at once; the key is handed on if NATS is reachable, else it lapses by itself.
+      void this.lease!.release();
+      this.setServing(false);
+      // Pending stores fail (their producers get UNAVAILABLE); actors stop and close their links.
+      this.node.log.reset();
+      this.node.system?.abandonAll(CloseCode.SERVER_SHUTDOWN);
+      this.handoff.reset();
+      await this.pushes.stop().catch(() => {});
+      let delay = 100;
+      while (!this.node.closed) {
+        const follower = this.newFollower();
+        try {
+          await follower.start();
+          this.follower = follower;
+          break;
+        } catch (err) {
+          this.node.logger.warn({ err }, 'event follower did not start; retrying');
+          await sleep(delay);
+          delay = Math.min(delay * 2, 2_000);
+        }
+      }
+    })().finally(() => {
+      this.demoting = null;
+    });
+    return this.demoting;
   }
 
   private setServing(serving: boolean): void {

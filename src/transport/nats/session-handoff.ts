@@ -15,6 +15,8 @@ import { loadSessionRecords } from './ha.js';
 
 const enc = new TextEncoder();
 const RELEASE_TIMEOUT_MS = 3_000;
+/** How long the push-ownership notes of a moved session are kept (well past any redelivery of its pushes). */
+const MOVE_MEMORY_MS = 10 * 60_000;
 
 /** The push consumer's side of a hand-off. */
 export interface HeldPushes {
@@ -30,12 +32,30 @@ export class SessionHandoff {
   private pushes: HeldPushes | null = null;
   private readonly claiming = new Map<string, Promise<void>>();
   private readonly releasing = new Set<string>();
-  /** openid -> last push seq the previous holder applied. */
-  private readonly skipThrough = new Map<string, number>();
-  /** openids handed to another node: their pushes are that node's now. */
-  private readonly released = new Set<string>();
+  /** openid -> last push seq the previous holder applied (and when that was noted). */
+  private readonly skipThrough = new Map<string, { seq: number; at: number }>();
+  /** openids handed to another node (and when): their pushes are that node's now. */
+  private readonly released = new Map<string, number>();
+  private pruneTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly node: ClusterNode) {}
+
+  /** Drop move notes older than MOVE_MEMORY_MS (they only matter while pushes may still be redelivered). */
+  prune(now = Date.now()): void {
+    for (const [k, v] of this.skipThrough) if (now - v.at > MOVE_MEMORY_MS) this.skipThrough.delete(k);
+    for (const [k, at] of this.released) if (now - at > MOVE_MEMORY_MS) this.released.delete(k);
+  }
+
+  /** This node stopped serving: nothing it noted about moves matters to the next holder. */
+  reset(): void {
+    this.skipThrough.clear();
+    this.released.clear();
+  }
+
+  /** Entries kept (tests, stats). */
+  get tracked(): number {
+    return this.skipThrough.size + this.released.size;
+  }
 
   /** Bound after construction: the push consumer itself asks this hand-off who owns a push. */
   bindPushes(pushes: HeldPushes): void {
@@ -45,6 +65,8 @@ export class SessionHandoff {
   /** Answer other nodes claiming one of our sessions. */
   listen(): Subscription {
     const { nc, names, nodeId } = this.node;
+    this.pruneTimer ??= setInterval(() => this.prune(), 60_000);
+    this.pruneTimer.unref();
     return nc.subscribe(names.nodeRelease(nodeId), { callback: (_e, m) => void this.onRelease(m) });
   }
 
@@ -55,7 +77,7 @@ export class SessionHandoff {
 
   /** The push at `seq` was (or will be) applied by another node. */
   appliedElsewhere(openid: string, seq: number): boolean {
-    return (this.skipThrough.get(openid) ?? 0) >= seq || this.released.has(openid);
+    return (this.skipThrough.get(openid)?.seq ?? 0) >= seq || this.released.has(openid);
   }
 
   /** A session for the openid was created here: its pushes are ours again. */
@@ -65,8 +87,15 @@ export class SessionHandoff {
 
   /**
    * Make the openid's session (if any) live here: another node holding it hands
-   * it over; one of ours that is not loaded (this node restarted) is rebuilt
-   * from the log.
+   * it over; one of ours that is not loaded (this node restarted, or its copy
+   * was dropped after a failed store) is rebuilt from the log. Rejects when
+   * that cannot be done (NATS unreachable, log unreadable): the caller must
+   * then refuse the START (503) rather than create a second session.
+   *
+   * A holder that does not answer is not waited for: the session is rebuilt
+   * from the log anyway, which is safe because every write is fenced on the
+   * subject's last seq: if the old holder writes after the rebuild read the
+   * log, one of the two writes is refused and that node drops its copy.
    */
   claim(openid: string): Promise<void> {
     const local = this.node.system?.findByOpenid(openid);
@@ -74,7 +103,10 @@ export class SessionHandoff {
     const running = this.claiming.get(openid);
     if (running) return running;
     const p = this.doClaim(openid)
-      .catch((err: unknown) => this.node.logger.warn({ openid, err: String(err) }, 'session claim failed'))
+      .catch((err: unknown) => {
+        this.node.logger.warn({ openid, err }, 'session claim failed');
+        throw err;
+      })
       .finally(() => {
         this.claiming.delete(openid);
         this.pushes?.drainHeld(openid);
@@ -106,33 +138,38 @@ export class SessionHandoff {
       }
     }
     if (this.node.system?.findByOpenid(openid)) return;
-    const state = await this.loadState(entry.sessionId);
-    if (!state || !this.adopt(state)) {
+    const loaded = await this.loadState(entry.sessionId);
+    if (!loaded.state || !this.adopt(loaded.state, loaded.lastSeq)) {
       if (entry.node === nodeId) directory.remove(openid, entry);
       return;
     }
-    if (pushSeq > 0) this.skipThrough.set(openid, pushSeq);
-    directory.put(openid, { node: nodeId, sessionId: state.sessionId });
-    logger.info({ openid, sessionId: state.sessionId, from: entry.node, pushSeq }, 'session moved here');
+    if (pushSeq > 0) this.skipThrough.set(openid, { seq: pushSeq, at: Date.now() });
+    directory.put(openid, { node: nodeId, sessionId: entry.sessionId });
+    logger.info({ openid, sessionId: entry.sessionId, from: entry.node, pushSeq }, 'session moved here');
   }
 
-  async loadState(sessionId: string): Promise<SessionState | undefined> {
+  /** A session rebuilt from every stored record (throws rather than return a partial state). */
+  async loadState(sessionId: string): Promise<{ state: SessionState | undefined; lastSeq: number }> {
     const { cfg, js, jsm, names } = this.node;
     const fold = new SessionFold(cfg.server.maxQueue);
-    for (const data of await loadSessionRecords(js, jsm, names, sessionId)) {
-      fold.apply(sessionId, decodeEventRecord(data));
-    }
-    return fold.get(sessionId);
+    const { records, lastSeq } = await loadSessionRecords(js, jsm, names, sessionId);
+    for (const data of records) fold.apply(sessionId, decodeEventRecord(data));
+    if (fold.broken.has(sessionId)) throw new Error(`session ${sessionId}: stored records do not replay`);
+    return { state: fold.get(sessionId), lastSeq };
   }
 
-  /** Run a session rebuilt from the log here (detached; orphaned requests answered 503). */
-  adopt(state: SessionState): boolean {
+  /**
+   * Run a session rebuilt from the log here (detached; orphaned requests
+   * answered 503). Its first write is fenced on `lastSeq`, the stream seq of
+   * the last record it was rebuilt from (-1: look it up first).
+   */
+  adopt(state: SessionState, lastSeq: number): boolean {
     const system = this.node.system;
     if (!system) return false;
     const a = prepareAdoption(state, Date.now(), this.node.cfg.server.resumeWindowMs);
     if (!a) return false;
     this.released.delete(state.openid);
-    this.node.log.release(state.sessionId);
+    this.node.log.adopt(state.sessionId, lastSeq);
     const actor = system.restore(state);
     for (const clientSeq of a.orphanedRequests) {
       actor.send({
@@ -169,13 +206,13 @@ export class SessionHandoff {
         await log.settled(sessionId);
         log.release(sessionId);
       }
-      this.released.add(openid);
+      this.released.set(openid, Date.now());
       this.releasing.delete(openid);
       pushes.drainHeld(openid);
       m.respond(enc.encode(JSON.stringify({ sessionId, pushSeq })));
     } catch (err) {
       this.releasing.delete(openid);
-      this.node.logger.warn({ openid, err: String(err) }, 'session hand-off failed');
+      this.node.logger.warn({ openid, err }, 'session hand-off failed');
     }
   }
 }

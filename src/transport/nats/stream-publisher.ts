@@ -14,9 +14,10 @@
  * stored: retry with the same Nats-Msg-Id, the stream drops the duplicate).
  */
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { JetStreamApiError } from '../../errors.js';
 
 interface Pending {
-  resolve: () => void;
+  resolve: (seq: number) => void;
   reject: (err: Error) => void;
   deadline: number;
 }
@@ -33,20 +34,43 @@ function isPubAck(data: Uint8Array): boolean {
   return true;
 }
 
+const SEQ_KEY = new TextEncoder().encode('"seq":');
+
+/** The stream seq of a PubAck, read without parsing the JSON (0 if absent). */
+export function pubAckSeq(data: Uint8Array): number {
+  outer: for (let i = ACK_PREFIX.length; i + SEQ_KEY.length < data.length; i++) {
+    for (let j = 0; j < SEQ_KEY.length; j++) if (data[i + j] !== SEQ_KEY[j]) continue outer;
+    let n = 0;
+    for (let k = i + SEQ_KEY.length; k < data.length; k++) {
+      const c = data[k]!;
+      if (c < 48 || c > 57) break;
+      n = n * 10 + (c - 48);
+    }
+    return n;
+  }
+  return 0;
+}
+
 function ackError(m: Msg): Error {
   const status = m.headers?.code ?? 0;
   if (m.data.length === 0) {
-    return new Error(
+    return new JetStreamApiError(
       status === 503 ? 'JetStream: no responders (503)' : `JetStream: status ${status || 'empty ack'}`,
+      0,
+      status,
     );
   }
   try {
     const raw = JSON.parse(dec.decode(m.data)) as {
       stream?: string;
-      error?: { code?: number; description?: string };
+      error?: { code?: number; err_code?: number; description?: string };
     };
     if (raw.error)
-      return new Error(`JetStream: ${raw.error.description ?? 'error'} (${raw.error.code ?? '?'})`);
+      return new JetStreamApiError(
+        `JetStream: ${raw.error.description ?? 'error'} (${raw.error.code ?? '?'})`,
+        raw.error.err_code ?? 0,
+        raw.error.code ?? 0,
+      );
     return new Error('JetStream: invalid ack');
   } catch {
     return new Error('JetStream: undecodable ack');
@@ -60,8 +84,8 @@ export class StreamPublisher {
   private nextToken = 1;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
-  /** Acks received and not yet settled: pairs of (pending, error or null), from `ackedAt`. */
-  private acked: Array<Pending | Error | null> = [];
+  /** Acks received and not yet settled: pairs of (pending, error or stored seq), from `ackedAt`. */
+  private acked: Array<Pending | Error | number> = [];
   private ackedAt = 0;
   private draining = false;
 
@@ -79,11 +103,14 @@ export class StreamPublisher {
     this.sweeper.unref();
   }
 
-  /** Store `data` on `subject`; resolves with the stream's ack. `ok` may be a duplicate (same msg id). */
-  publish(subject: string, data: Uint8Array, headers: MsgHdrs): Promise<void> {
+  /**
+   * Store `data` on `subject`; resolves with the stream seq of the stored
+   * message (a duplicate's original seq when the msg id was seen before).
+   */
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs): Promise<number> {
     if (this.closed) return Promise.reject(new Error('publisher closed'));
     const token = this.nextToken++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       try {
         this.nc.publish(subject, data, { reply: this.inbox + token, headers });
       } catch (err) {
@@ -113,7 +140,7 @@ export class StreamPublisher {
     const p = this.pending.get(token);
     if (!p) return; // timed out already
     this.pending.delete(token);
-    this.acked.push(p, isPubAck(m.data) ? null : ackError(m));
+    this.acked.push(p, isPubAck(m.data) ? pubAckSeq(m.data) : ackError(m));
     if (!this.draining) {
       this.draining = true;
       setImmediate(this.drain);
@@ -136,9 +163,9 @@ export class StreamPublisher {
     let i = this.ackedAt;
     for (; i < end; i += 2) {
       const p = list[i] as Pending;
-      const err = list[i + 1] as Error | null;
-      if (err) p.reject(err);
-      else p.resolve();
+      const r = list[i + 1] as Error | number;
+      if (typeof r === 'number') p.resolve(r);
+      else p.reject(r);
     }
     if (i < list.length) {
       this.ackedAt = i;
