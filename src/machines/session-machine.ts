@@ -14,7 +14,12 @@
  * hot path.
  */
 import { enqueueActions, setup } from 'xstate';
-import { CloseCode, ErrorCode, NotifySyncHint } from '../protocol/codes.js';
+import {
+  CloseCode,
+  ErrorCode,
+  NotifySyncHint,
+  type PushErrorCode as ProducerErrorCode,
+} from '../protocol/codes.js';
 import {
   answerErrorFrame,
   answerFrame,
@@ -54,7 +59,8 @@ export interface SessionConfig {
   pushDedupWindowMs: number;
 }
 
-export type PushErrorCode = 'QUEUE_FULL' | 'SESSION_NOT_FOUND' | 'UNAVAILABLE' | 'PAYLOAD_TOO_LARGE';
+/** The producer-facing codes a session itself can answer (BAD_REQUEST is decided before it). */
+export type PushErrorCode = Exclude<ProducerErrorCode, 'BAD_REQUEST'>;
 
 /**
  * `duplicate`: a push id this session already accepted within its window; nothing
