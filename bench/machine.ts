@@ -16,6 +16,9 @@ const CONFIG = {
   sessionTimeoutMs: 300_000,
   heartbeatIntervalSec: 30,
   maxQueue: 1_000_000,
+  maxQueueBytes: Number.MAX_SAFE_INTEGER,
+  maxFrameBytes: 1024 * 1024,
+  pushDedupWindowMs: 10 * 60_000,
 };
 
 function measure(batch: number, seconds: number): { perSec: number; usPerPush: number } {

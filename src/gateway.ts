@@ -97,6 +97,9 @@ export function sessionConfigOf(cfg: GatewayConfig): SessionConfig {
     sessionTimeoutMs: s.sessionTimeoutMs,
     heartbeatIntervalSec: Math.max(1, Math.round(s.heartbeatIntervalMs / 1000)),
     maxQueue: s.maxQueue,
+    maxQueueBytes: s.maxQueueBytes,
+    maxFrameBytes: s.maxFrameBytes,
+    pushDedupWindowMs: s.pushDedupWindowMs,
   };
 }
 

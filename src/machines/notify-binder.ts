@@ -7,25 +7,34 @@
  * arrival order. Notifies for a seq that is not in flight are not held at all.
  */
 import { NotifySyncHint } from '../protocol/codes.js';
+import { notifyFrameBytes } from '../protocol/frames.js';
 
 export interface BoundNotify {
   readonly hint: NotifySyncHint;
   /** Encoded NotifyMessage payload. */
   readonly payload: Uint8Array;
+  /** Producer's push id, so the seq it gets on release is remembered for de-duplication. */
+  readonly pid?: string;
 }
 
 export interface Release {
-  before: Uint8Array[];
-  after: Uint8Array[];
+  before: BoundNotify[];
+  after: BoundNotify[];
 }
 
 export class NotifyBinder {
   private readonly held = new Map<number, BoundNotify[]>();
   private _count = 0;
+  private _bytes = 0;
 
   /** Notifies held for in-flight requests (they count against max_queue). */
   get count(): number {
     return this._count;
+  }
+
+  /** Bytes of the NOTIFY frames the held notifies will become (they count against max_queue_bytes). */
+  get bytes(): number {
+    return this._bytes;
   }
 
   /** Hold a notify for `clientSeq`; the caller checked it is in flight. */
@@ -37,6 +46,7 @@ export class NotifyBinder {
     }
     list.push(notify);
     this._count++;
+    this._bytes += notifyFrameBytes(notify.payload.length);
   }
 
   heldFor(clientSeq: number): readonly BoundNotify[] {
@@ -48,14 +58,14 @@ export class NotifyBinder {
     const list = this.take(clientSeq);
     const out: Release = { before: [], after: [] };
     for (const n of list) {
-      (n.hint === NotifySyncHint.BEFORE_RESPONSE ? out.before : out.after).push(n.payload);
+      (n.hint === NotifySyncHint.BEFORE_RESPONSE ? out.before : out.after).push(n);
     }
     return out;
   }
 
   /** The request failed: every notify, in arrival order. */
-  releaseInOrder(clientSeq: number): Uint8Array[] {
-    return this.take(clientSeq).map((n) => n.payload);
+  releaseInOrder(clientSeq: number): BoundNotify[] {
+    return this.take(clientSeq);
   }
 
   /** Client seqs with held notifies, ascending. */
@@ -68,6 +78,7 @@ export class NotifyBinder {
     if (!list) return [];
     this.held.delete(clientSeq);
     this._count -= list.length;
+    for (const n of list) this._bytes -= notifyFrameBytes(n.payload.length);
     return list;
   }
 }

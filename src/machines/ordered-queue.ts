@@ -31,6 +31,7 @@ export class OrderedQueue {
   private head = 0;
   private _nextSeq: number;
   private _lastAcked: number;
+  private _bytes = 0;
 
   constructor(
     readonly maxQueue: number,
@@ -56,6 +57,11 @@ export class OrderedQueue {
     return this.entries.length - this.head;
   }
 
+  /** Bytes of the pending frames (length prefixes included): the max_queue_bytes budget. */
+  get bytes(): number {
+    return this._bytes;
+  }
+
   hasRoom(extra = 1): boolean {
     return this.size + extra <= this.maxQueue;
   }
@@ -68,6 +74,7 @@ export class OrderedQueue {
     const seq = this._nextSeq++;
     const entry: QueueEntry = { seq, frame: build(seq), answers, sentAt: -1, retries: 0 };
     this.entries.push(entry);
+    this._bytes += entry.frame.length;
     return entry;
   }
 
@@ -76,6 +83,7 @@ export class OrderedQueue {
     if (seq !== this._nextSeq) throw new Error(`restore out of order: ${seq} != ${this._nextSeq}`);
     this._nextSeq++;
     this.entries.push({ seq, frame, answers, sentAt: -1, retries: 0 });
+    this._bytes += frame.length;
   }
 
   /**
@@ -89,6 +97,7 @@ export class OrderedQueue {
     const released = this.entries.slice(this.head, this.head + count);
     this.head += count;
     this._lastAcked = upTo;
+    for (const e of released) this._bytes -= e.frame.length;
     if (this.head > 64 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
       this.head = 0;

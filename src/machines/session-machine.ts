@@ -14,19 +14,29 @@
  * hot path.
  */
 import { enqueueActions, setup } from 'xstate';
-import { CloseCode, ErrorCode, NotifySyncHint } from '../protocol/codes.js';
+import {
+  CloseCode,
+  ErrorCode,
+  NotifySyncHint,
+  type PushErrorCode as ProducerErrorCode,
+} from '../protocol/codes.js';
 import {
   answerErrorFrame,
   answerFrame,
   controlErrorFrame,
+  FRAME_PREFIX_BYTES,
   heartbeatRespFrame,
   notifyFrame,
+  notifyFrameBytes,
   startRespFrame,
 } from '../protocol/frames.js';
 import type { UpstreamRequest, UpstreamResponse } from '../protocol/messages.js';
+import type { BoundNotify } from './notify-binder.js';
 import {
   applySessionEvent,
   emptySessionState,
+  pendingBytes,
+  pushIdOf,
   type SessionEvent,
   type SessionState,
 } from './session-state.js';
@@ -38,12 +48,27 @@ export interface SessionConfig {
   sessionTimeoutMs: number;
   heartbeatIntervalSec: number;
   maxQueue: number;
+  /** Byte budget of pending reliable pushes (server.max_queue_bytes). */
+  maxQueueBytes: number;
+  /**
+   * Largest frame body a client accepts (server.max_frame_bytes): a push or an
+   * answer whose frame would exceed it is never queued.
+   */
+  maxFrameBytes: number;
+  /** How long an accepted push id makes a repeat a duplicate (server.push_dedup_window); 0 = off. */
+  pushDedupWindowMs: number;
 }
 
-/** `duplicate`: a push id already accepted (a redelivery); nothing was queued again. */
+/** The producer-facing codes a session itself can answer (BAD_REQUEST is decided before it). */
+export type PushErrorCode = Exclude<ProducerErrorCode, 'BAD_REQUEST'>;
+
+/**
+ * `duplicate`: a push id this session already accepted within its window; nothing
+ * was queued again and `seq` is the seq the first push got (0 while it is held).
+ */
 export type PushResult =
   | { ok: true; seq: number; duplicate?: boolean }
-  | { ok: false; errorCode: 'QUEUE_FULL' | 'SESSION_NOT_FOUND' | 'UNAVAILABLE'; message: string };
+  | { ok: false; errorCode: PushErrorCode; message: string };
 
 export interface PushItem {
   /** Encoded NotifyMessage. */
@@ -135,12 +160,26 @@ class Outbox {
     applySessionEvent(this.ctx.s, e);
     this.events.push(e);
   }
-  pushFrame(build: (seq: number) => Uint8Array, answers = 0, pid?: string): void {
+  /** Queue a reliable frame; `pid` remembers a producer's push id with its window. */
+  pushFrame(
+    build: (seq: number) => Uint8Array,
+    answers = 0,
+    pid?: { pid: string; at: number; until: number },
+  ): void {
     const seq = this.ctx.s.queue.nextSeq;
     this.record(
       pid === undefined
         ? { v: 1, type: 'pushed', seq, frame: build(seq), answers }
-        : { v: 1, type: 'pushed', seq, frame: build(seq), answers, pid },
+        : { v: 1, type: 'pushed', seq, frame: build(seq), answers, ...pid },
+    );
+  }
+  /** Queue a held notify being released (its push id, if still remembered, learns the seq). */
+  releaseNotify(n: BoundNotify, now: number): void {
+    const known = n.pid === undefined ? undefined : pushIdOf(this.ctx.s, n.pid, now);
+    this.pushFrame(
+      (seq) => notifyFrame(seq, n.payload),
+      0,
+      known && n.pid !== undefined ? { pid: n.pid, at: known.at, until: known.until } : undefined,
     );
   }
   control(frame: Uint8Array): void {
@@ -164,6 +203,11 @@ function flush(out: Outbox, enqueue: Enqueue, now: number): void {
 /** Room for one more reliable push: queued + unacked + held + answers owed. */
 function room(s: SessionState, maxQueue: number): number {
   return maxQueue - s.queue.size - s.binder.count - s.inflight.size;
+}
+
+/** No room for a new request or push: max_queue reached, or max_queue_bytes used up. */
+function queueFull(s: SessionState, config: SessionConfig): boolean {
+  return room(s, config.maxQueue) <= 0 || pendingBytes(s) >= config.maxQueueBytes;
 }
 
 function parseZone(headers: Record<string, string> | undefined): number | null {
@@ -203,9 +247,33 @@ function dropLink(
   flush(out, enqueue, now);
 }
 
-/** One producer push: refused when the session owes max_queue pushes, held when bound to an in-flight request. */
-function acceptOne(out: Outbox, s: SessionState, config: SessionConfig, item: PushItem): PushResult {
-  if (item.pushId !== undefined && s.pushIds.has(item.pushId)) return { ok: true, seq: 0, duplicate: true };
+/**
+ * One producer push. A push id accepted within its window is answered as that
+ * acceptance (nothing queued again); a NOTIFY frame over max_frame_bytes is
+ * PAYLOAD_TOO_LARGE; a push beyond max_queue or max_queue_bytes is QUEUE_FULL;
+ * a push bound to an in-flight request is held. A refusal remembers nothing,
+ * so the same push id may be retried.
+ */
+function acceptOne(
+  out: Outbox,
+  s: SessionState,
+  config: SessionConfig,
+  item: PushItem,
+  now: number,
+): PushResult {
+  const pushId = item.pushId === '' ? undefined : item.pushId;
+  if (pushId !== undefined) {
+    const first = pushIdOf(s, pushId, now);
+    if (first) return { ok: true, seq: first.seq, duplicate: true };
+  }
+  const frameBytes = notifyFrameBytes(item.payload.length);
+  if (frameBytes - FRAME_PREFIX_BYTES > config.maxFrameBytes) {
+    return {
+      ok: false,
+      errorCode: 'PAYLOAD_TOO_LARGE',
+      message: `NOTIFY frame of ${frameBytes - FRAME_PREFIX_BYTES} bytes exceeds max_frame_bytes ${config.maxFrameBytes}`,
+    };
+  }
   if (room(s, config.maxQueue) <= 0) {
     return {
       ok: false,
@@ -213,22 +281,30 @@ function acceptOne(out: Outbox, s: SessionState, config: SessionConfig, item: Pu
       message: `session ${s.sessionId} has ${config.maxQueue} pushes pending`,
     };
   }
+  const used = pendingBytes(s);
+  if (used + frameBytes > config.maxQueueBytes) {
+    return {
+      ok: false,
+      errorCode: 'QUEUE_FULL',
+      message: `session ${s.sessionId} has ${used} bytes pending; ${frameBytes} more exceed max_queue_bytes ${config.maxQueueBytes}`,
+    };
+  }
+  const pid =
+    pushId !== undefined && config.pushDedupWindowMs > 0
+      ? { pid: pushId, at: now, until: now + config.pushDedupWindowMs }
+      : undefined;
   if (item.hint !== NotifySyncHint.IMMEDIATELY && item.bindSeq > 0 && s.inflight.has(item.bindSeq)) {
-    out.record(
-      item.pushId === undefined
-        ? { v: 1, type: 'held', clientSeq: item.bindSeq, hint: item.hint, payload: item.payload }
-        : {
-            v: 1,
-            type: 'held',
-            clientSeq: item.bindSeq,
-            hint: item.hint,
-            payload: item.payload,
-            pid: item.pushId,
-          },
-    );
+    out.record({
+      v: 1,
+      type: 'held',
+      clientSeq: item.bindSeq,
+      hint: item.hint,
+      payload: item.payload,
+      ...pid,
+    });
     return { ok: true, seq: 0 };
   }
-  out.pushFrame((n) => notifyFrame(n, item.payload), 0, item.pushId);
+  out.pushFrame((n) => notifyFrame(n, item.payload), 0, pid);
   return { ok: true, seq: s.queue.lastSeq };
 }
 
@@ -310,7 +386,7 @@ export const sessionMachine = setup({
       } else if (seq <= s.lastClientSeq) {
         // A duplicate is never forwarded twice; its answer, if still unacknowledged, reaches the client anyway.
         if (!s.inflight.has(seq) && !s.answered.has(seq)) {
-          if (room(s, config.maxQueue) > 0) {
+          if (!queueFull(s, config)) {
             out.pushFrame((n) =>
               answerErrorFrame(
                 n,
@@ -335,14 +411,14 @@ export const sessionMachine = setup({
             'the gateway cannot store session state right now; retry',
           ),
         );
-      } else if (room(s, config.maxQueue) <= 0) {
+      } else if (queueFull(s, config)) {
         // Not accepted: the client may send the same seq again once it has acknowledged pushes.
         out.control(
           controlErrorFrame(
             e.msgId,
             ErrorCode.QUEUE_FULL,
             'session queue full',
-            `max_queue=${config.maxQueue}`,
+            `max_queue=${config.maxQueue} max_queue_bytes=${config.maxQueueBytes}`,
           ),
         );
       } else {
@@ -384,20 +460,32 @@ export const sessionMachine = setup({
     }),
     answerFromUpstream: enqueueActions(({ context, event, enqueue }) => {
       const e = event as Ev<'UPSTREAM_REPLY'>;
-      const { s } = context;
+      const { s, config } = context;
       const req = s.inflight.get(e.clientSeq);
       if (!req) return;
       const out = new Outbox(context);
       const release = s.binder.releaseAroundAnswer(e.clientSeq);
-      for (const p of release.before) out.pushFrame((n) => notifyFrame(n, p));
+      for (const n of release.before) out.releaseNotify(n, e.now);
       const r = e.response;
-      out.pushFrame(
-        (n) => answerFrame(n, req.msgId, e.clientSeq, r.code, r.message, r.data, r.headers),
-        e.clientSeq,
-      );
-      for (const p of release.after) out.pushFrame((n) => notifyFrame(n, p));
+      let tooLarge = false;
+      out.pushFrame((n) => {
+        const frame = answerFrame(n, req.msgId, e.clientSeq, r.code, r.message, r.data, r.headers);
+        const body = frame.length - FRAME_PREFIX_BYTES;
+        if (body <= config.maxFrameBytes) return frame;
+        // The client would have to refuse it: an error it can take instead, same seq rules.
+        tooLarge = true;
+        return answerErrorFrame(
+          n,
+          req.msgId,
+          e.clientSeq,
+          ErrorCode.UPSTREAM_ERROR,
+          'upstream answer too large',
+          `BUSINESS_DATA frame of ${body} bytes exceeds max_frame_bytes ${config.maxFrameBytes}`,
+        );
+      }, e.clientSeq);
+      for (const n of release.after) out.releaseNotify(n, e.now);
       out.record({ v: 1, type: 'request_done', clientSeq: e.clientSeq });
-      if (e.service === context.helloService && r.code === 0) {
+      if (e.service === context.helloService && r.code === 0 && !tooLarge) {
         const zone = parseZone(r.headers);
         if (zone !== null) out.record({ v: 1, type: 'logged_in', zone, at: e.now });
       }
@@ -409,7 +497,7 @@ export const sessionMachine = setup({
       const req = s.inflight.get(e.clientSeq);
       if (!req) return;
       const out = new Outbox(context);
-      for (const p of s.binder.releaseInOrder(e.clientSeq)) out.pushFrame((n) => notifyFrame(n, p));
+      for (const n of s.binder.releaseInOrder(e.clientSeq)) out.releaseNotify(n, e.now);
       out.pushFrame(
         (n) => answerErrorFrame(n, req.msgId, e.clientSeq, e.code, e.message, e.detail),
         e.clientSeq,
@@ -423,7 +511,7 @@ export const sessionMachine = setup({
       const out = new Outbox(context);
       const replies: Array<[(result: PushResult) => void, PushResult]> = [];
       for (const item of e.items) {
-        const result = acceptOne(out, s, config, item);
+        const result = acceptOne(out, s, config, item, e.now);
         if (item.reply) replies.push([item.reply, result]);
       }
       if (replies.length > 0) out.after.push({ type: 'replies', replies });

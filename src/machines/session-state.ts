@@ -18,10 +18,32 @@ export type SessionEvent =
   | { v: 1; type: 'logged_in'; zone: number; at: number }
   | { v: 1; type: 'request_accepted'; clientSeq: number; msgId: number; at: number }
   | { v: 1; type: 'request_done'; clientSeq: number }
-  /** A reliable push entered the ordered queue with its seq (answers, errors, notifies). */
-  | { v: 1; type: 'pushed'; seq: number; frame: Uint8Array; answers: number; pid?: string }
-  /** A notify accepted and held for an in-flight request (no seq yet). */
-  | { v: 1; type: 'held'; clientSeq: number; hint: NotifySyncHint; payload: Uint8Array; pid?: string }
+  /**
+   * A reliable push entered the ordered queue with its seq (answers, errors, notifies).
+   * `pid`: the producer's push id; `at` (acceptance time) and `until` (end of its
+   * de-duplication window) are absent in events stored before v1.1.
+   */
+  | {
+      v: 1;
+      type: 'pushed';
+      seq: number;
+      frame: Uint8Array;
+      answers: number;
+      pid?: string;
+      at?: number;
+      until?: number;
+    }
+  /** A notify accepted and held for an in-flight request (no seq yet). Push id fields as for `pushed`. */
+  | {
+      v: 1;
+      type: 'held';
+      clientSeq: number;
+      hint: NotifySyncHint;
+      payload: Uint8Array;
+      pid?: string;
+      at?: number;
+      until?: number;
+    }
   | { v: 1; type: 'acked'; seq: number }
   | { v: 1; type: 'attached'; at: number; kind: 'new' | 'resume' | 'takeover' }
   | { v: 1; type: 'detached'; at: number }
@@ -34,16 +56,33 @@ export type SessionEvent =
       lastClientSeq: number;
       resumes: number;
       takeovers: number;
-      /** Ids of recently accepted producer pushes (de-duplication survives compaction). */
+      /** Push ids of stored events before v1.1 (no times): remembered with the default window. */
       pushIds?: string[];
+      /** Remembered push ids, oldest first: [pid, seq, at, until] (de-duplication survives compaction). */
+      pids?: Array<[string, number, number, number]>;
+      /** Latest event time of the session when compacted. */
+      at?: number;
     };
 
 /**
- * How many producer push ids a session remembers (`pid` of pushed/held events):
- * a push redelivered with an id already seen (a NATS message redelivered after a
- * failover) is acknowledged again without being queued twice.
+ * Most push ids a session remembers, whatever the window: a bound on memory and
+ * on snapshot size (an id is at most 128 bytes). When a session accepts more
+ * pushes with ids within one `push_dedup_window`, the oldest ids are forgotten
+ * early.
  */
-export const PUSH_ID_WINDOW = 256;
+export const PUSH_ID_CAP = 1024;
+
+/** De-duplication window given to push ids of events stored before v1.1 (they carry no times). */
+export const LEGACY_PUSH_ID_WINDOW_MS = 10 * 60_000;
+
+/** A push id accepted by the session: the seq it got (0 while held) and its window. */
+export interface PushIdEntry {
+  seq: number;
+  /** When it was accepted (event time). */
+  at: number;
+  /** End of its de-duplication window (event time): a repeat at `now < until` is a duplicate. */
+  until: number;
+}
 
 export interface InflightRequest {
   msgId: number;
@@ -68,18 +107,65 @@ export interface SessionState {
   closedReason: string;
   resumes: number;
   takeovers: number;
-  /** Recent producer push ids, oldest first (at most PUSH_ID_WINDOW). */
-  pushIds: Set<string>;
+  /**
+   * Producer push ids accepted within their window, in acceptance order (at most
+   * PUSH_ID_CAP). Entries whose window ended are dropped when a later id is
+   * remembered; `pushIdOf` ignores them meanwhile.
+   */
+  pushIds: Map<string, PushIdEntry>;
+  /** Latest event time seen (times of push ids stored without one). */
+  clock: number;
 }
 
-function rememberPushId(s: SessionState, pid: string | undefined): void {
+/**
+ * Remember push id `pid` (from a pushed/held event). An id whose window is
+ * still open keeps its time and window; a seq learned later (a held notify
+ * released) is recorded. Events stored before v1.1 carry no times: the session's latest
+ * event time and the legacy window stand in.
+ */
+function rememberPushId(
+  s: SessionState,
+  pid: string | undefined,
+  seq: number,
+  at: number | undefined,
+  until: number | undefined,
+): void {
   if (pid === undefined) return;
-  s.pushIds.delete(pid);
-  s.pushIds.add(pid);
-  if (s.pushIds.size > PUSH_ID_WINDOW) {
-    const oldest = s.pushIds.values().next().value;
-    if (oldest !== undefined) s.pushIds.delete(oldest);
+  const t = at ?? s.clock;
+  const known = s.pushIds.get(pid);
+  if (known && known.until > t) {
+    if (seq > 0) known.seq = seq;
+    return;
   }
+  // A new acceptance after the window ended starts a new window (at the back).
+  if (known) s.pushIds.delete(pid);
+  const end = until ?? t + LEGACY_PUSH_ID_WINDOW_MS;
+  // Windows end in acceptance order (one window per gateway): drop the ended ones from the front.
+  for (const [id, e] of s.pushIds) {
+    if (e.until > t) break;
+    s.pushIds.delete(id);
+  }
+  s.pushIds.set(pid, { seq, at: t, until: end });
+  while (s.pushIds.size > PUSH_ID_CAP) {
+    const oldest = s.pushIds.keys().next().value;
+    if (oldest === undefined) break;
+    s.pushIds.delete(oldest);
+  }
+}
+
+/** The acceptance of push id `pid` while its window is open at `now`, else undefined. */
+export function pushIdOf(s: SessionState, pid: string, now: number): PushIdEntry | undefined {
+  const e = s.pushIds.get(pid);
+  return e && now < e.until ? e : undefined;
+}
+
+/** Bytes of pending reliable pushes: queued and unacknowledged frames plus held notifies. */
+export function pendingBytes(s: SessionState): number {
+  return s.queue.bytes + s.binder.bytes;
+}
+
+function tick(s: SessionState, at: number | undefined): void {
+  if (at !== undefined && at > s.clock) s.clock = at;
 }
 
 export function emptySessionState(maxQueue: number): SessionState {
@@ -99,13 +185,15 @@ export function emptySessionState(maxQueue: number): SessionState {
     closedReason: '',
     resumes: 0,
     takeovers: 0,
-    pushIds: new Set(),
+    pushIds: new Map(),
+    clock: 0,
   };
 }
 
 /** Apply one event (mutates `s`). Unknown versions are refused loudly. */
 export function applySessionEvent(s: SessionState, e: SessionEvent): void {
   if (e.v !== SESSION_EVENT_VERSION) throw new Error(`unsupported session event version ${String(e.v)}`);
+  if ('at' in e) tick(s, e.at);
   switch (e.type) {
     case 'started':
       s.sessionId = e.sessionId;
@@ -129,11 +217,16 @@ export function applySessionEvent(s: SessionState, e: SessionEvent): void {
     case 'pushed':
       s.queue.restore(e.seq, e.frame, e.answers);
       if (e.answers > 0) s.answered.set(e.answers, e.seq);
-      rememberPushId(s, e.pid);
+      rememberPushId(s, e.pid, e.seq, e.at, e.until);
       return;
     case 'held':
-      s.binder.hold(e.clientSeq, { hint: e.hint, payload: e.payload });
-      rememberPushId(s, e.pid);
+      s.binder.hold(
+        e.clientSeq,
+        e.pid === undefined
+          ? { hint: e.hint, payload: e.payload }
+          : { hint: e.hint, payload: e.payload, pid: e.pid },
+      );
+      rememberPushId(s, e.pid, 0, e.at, e.until);
       return;
     case 'acked':
       for (const entry of s.queue.ack(e.seq)) {
@@ -162,7 +255,8 @@ export function applySessionEvent(s: SessionState, e: SessionEvent): void {
       s.lastClientSeq = Math.max(s.lastClientSeq, e.lastClientSeq);
       s.resumes = e.resumes;
       s.takeovers = e.takeovers;
-      if (e.pushIds) for (const pid of e.pushIds) rememberPushId(s, pid);
+      if (e.pushIds) for (const pid of e.pushIds) rememberPushId(s, pid, 0, undefined, undefined);
+      if (e.pids) for (const [pid, seq, at, until] of e.pids) rememberPushId(s, pid, seq, at, until);
       return;
   }
 }
@@ -175,6 +269,9 @@ export function snapshotEvents(s: SessionState): SessionEvent[] {
   const out: SessionEvent[] = [
     { v: 1, type: 'started', sessionId: s.sessionId, openid: s.openid, at: s.createdAt },
   ];
+  // Ids whose window ended by the latest event time are folded away too.
+  const pids: Array<[string, number, number, number]> = [];
+  for (const [pid, e] of s.pushIds) if (e.until > s.clock) pids.push([pid, e.seq, e.at, e.until]);
   if (s.phase === 'normal') out.push({ v: 1, type: 'logged_in', zone: s.zone, at: s.createdAt });
   out.push({
     v: 1,
@@ -183,15 +280,31 @@ export function snapshotEvents(s: SessionState): SessionEvent[] {
     lastClientSeq: s.lastClientSeq,
     resumes: s.resumes,
     takeovers: s.takeovers,
-    ...(s.pushIds.size > 0 ? { pushIds: [...s.pushIds] } : {}),
+    ...(pids.length > 0 ? { pids } : {}),
+    ...(s.clock > 0 ? { at: s.clock } : {}),
   });
   for (const [clientSeq, r] of s.inflight)
     out.push({ v: 1, type: 'request_accepted', clientSeq, msgId: r.msgId, at: r.at });
   for (const e of s.queue.pending())
     out.push({ v: 1, type: 'pushed', seq: e.seq, frame: e.frame, answers: e.answers });
   for (const clientSeq of s.binder.seqs()) {
-    for (const n of s.binder.heldFor(clientSeq))
-      out.push({ v: 1, type: 'held', clientSeq, hint: n.hint, payload: n.payload });
+    for (const n of s.binder.heldFor(clientSeq)) {
+      const known = n.pid === undefined ? undefined : s.pushIds.get(n.pid);
+      out.push(
+        n.pid !== undefined && known && known.until > s.clock
+          ? {
+              v: 1,
+              type: 'held',
+              clientSeq,
+              hint: n.hint,
+              payload: n.payload,
+              pid: n.pid,
+              at: known.at,
+              until: known.until,
+            }
+          : { v: 1, type: 'held', clientSeq, hint: n.hint, payload: n.payload },
+      );
+    }
   }
   if (s.attached) out.push({ v: 1, type: 'attached', at: s.createdAt, kind: 'new' });
   else if (s.detachedAt > 0) out.push({ v: 1, type: 'detached', at: s.detachedAt });

@@ -43,7 +43,12 @@ export const NotifySyncHint = { IMMEDIATELY: 0, BEFORE_RESPONSE: 1, AFTER_RESPON
 export type NotifySyncHint = (typeof NotifySyncHint)[keyof typeof NotifySyncHint];
 
 /** Producer-facing push error codes (UnicastPushResponse.error_code). */
-export type PushErrorCode = 'SESSION_NOT_FOUND' | 'QUEUE_FULL' | 'BAD_REQUEST' | 'UNAVAILABLE';
+export type PushErrorCode =
+  | 'SESSION_NOT_FOUND'
+  | 'QUEUE_FULL'
+  | 'BAD_REQUEST'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAVAILABLE';
 
 /** A typed protocol error: the contract's code plus a human message. */
 export class GateError extends Error {

@@ -91,3 +91,36 @@ export function answerFrame(
 export function notifyFrame(seq: number, payload: Uint8Array): Uint8Array {
   return pushFrame(PushType.NOTIFY, 0, seq, payload);
 }
+
+/** Bytes of a protobuf varint. */
+function varintBytes(n: number): number {
+  let bytes = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/**
+ * Length prefix of every frame (the 4-byte N). A frame's limit is checked on N
+ * alone, as a receiver's FrameDecoder does: `frame.length - FRAME_PREFIX_BYTES <= max_frame_bytes`.
+ */
+export const FRAME_PREFIX_BYTES = 4;
+
+/** Varint bytes of the largest seq a NOTIFY may carry (Number.MAX_SAFE_INTEGER). */
+const MAX_SEQ_VARINT_BYTES = varintBytes(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Bytes of the NOTIFY frame `notifyFrame(seq, payload)` builds, length prefix
+ * included, counted with the largest possible seq: a bound that does not depend
+ * on the seq the notify will get (a held notify gets it later), at most 7 bytes
+ * above the real size. ServerPush fields: seq_id (tag + varint), type (tag + 1),
+ * payload (tag + varint length + bytes); msg_id 0, empty headers and an empty
+ * payload are not encoded.
+ */
+export function notifyFrameBytes(payloadLength: number): number {
+  // proto3 leaves an empty payload out.
+  const payloadField = payloadLength === 0 ? 0 : 1 + varintBytes(payloadLength) + payloadLength;
+  return FRAME_PREFIX_BYTES + (1 + MAX_SEQ_VARINT_BYTES) + 2 + payloadField;
+}

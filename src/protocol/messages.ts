@@ -129,6 +129,8 @@ export interface UnicastPushRequest {
   metadata: StrMap;
   syncHint: number;
   bindClientSeqId: number;
+  /** v1.1: producer's push id (<= 128 bytes; '' = no de-duplication). */
+  pushId?: string;
 }
 export interface UnicastPushResponse {
   success: boolean;
@@ -146,6 +148,8 @@ export interface BatchUnicastPushRequest {
   content: string;
   data: Uint8Array;
   metadata: StrMap;
+  /** v1.1: producer's push id, de-duplicated per target. */
+  pushId?: string;
 }
 export interface UnicastResult {
   targetType: string;
@@ -165,6 +169,8 @@ export interface BroadcastRequest {
   data: Uint8Array;
   metadata: StrMap;
   zone: number;
+  /** v1.1: producer's push id, de-duplicated per session. */
+  pushId?: string;
 }
 export interface BroadcastResponse {
   success: boolean;

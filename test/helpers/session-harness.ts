@@ -19,6 +19,9 @@ export const testConfig: SessionConfig = {
   sessionTimeoutMs: 300_000,
   heartbeatIntervalSec: 30,
   maxQueue: 10,
+  maxQueueBytes: 8 * 1024 * 1024,
+  maxFrameBytes: 1024 * 1024,
+  pushDedupWindowMs: 10 * 60_000,
 };
 
 type Distribute<T> = T extends unknown ? Omit<T, 'now'> : never;

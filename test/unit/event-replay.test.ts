@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { prepareAdoption, SessionFold } from '../../src/actors/failover.js';
+import type { SessionConfig } from '../../src/machines/session-machine.js';
 import {
+  pendingBytes,
   replaySessionEvents,
   type SessionEvent,
   type SessionState,
@@ -27,15 +29,17 @@ function rng(seed: number): () => number {
   };
 }
 
+/** What the session decides with: push ids whose window is still open at its latest event time. */
 function view(s: SessionState) {
-  return { ...summarizeSession(s), pushIds: [...s.pushIds] };
+  const open = [...s.pushIds].filter(([, e]) => e.until > s.clock);
+  return { ...summarizeSession(s), bytes: pendingBytes(s), clock: s.clock, pushIds: open };
 }
 
 /** Drive one session randomly; returns the live state and the stored records (as bytes). */
-function randomRun(seed: number, steps: number) {
+function randomRun(seed: number, steps: number, config: Partial<SessionConfig> = {}) {
   const r = rng(seed);
   const pick = (n: number) => Math.floor(r() * n);
-  const h = harness({ maxQueue: 12 });
+  const h = harness({ maxQueue: 12, ...config });
   const records: Uint8Array[] = [
     encodeEventRecord([{ v: 1, type: 'started', sessionId: 'sess-1', openid: 'user-1', at: 1000 }]),
   ];
@@ -129,7 +133,19 @@ describe('session events: replay equals live', () => {
       { v: 1, type: 'started', sessionId: 's', openid: 'o', at: 1 },
       { v: 1, type: 'pushed', seq: 1, frame: new Uint8Array([0, 1, 255]), answers: 0, pid: 'js:9' },
       { v: 1, type: 'held', clientSeq: 2, hint: 1, payload: new Uint8Array([7]) },
+      { v: 1, type: 'held', clientSeq: 2, hint: 2, payload: new Uint8Array([8]), pid: 'x', at: 5, until: 9 },
+      { v: 1, type: 'pushed', seq: 2, frame: new Uint8Array([1]), answers: 0, pid: 'y', at: 5, until: 9 },
       { v: 1, type: 'rebased', lastAcked: 3, lastClientSeq: 4, resumes: 1, takeovers: 0, pushIds: ['a'] },
+      {
+        v: 1,
+        type: 'rebased',
+        lastAcked: 3,
+        lastClientSeq: 4,
+        resumes: 1,
+        takeovers: 0,
+        pids: [['b', 7, 5, 9]],
+        at: 6,
+      },
     ];
     const back = decodeEventRecord(encodeEventRecord(events, true));
     assert.equal(back.snapshot, true);
@@ -155,33 +171,53 @@ describe('session events: replay equals live', () => {
     }
   });
 
-  it('a snapshot (compaction rollup) plus later records == live state', () => {
-    for (let seed = 200; seed < 260; seed++) {
-      const { live, records } = randomRun(seed, 200);
-      const cut = Math.max(1, Math.floor(records.length / 2));
-      const head = replaySessionEvents(
-        records.slice(0, cut).flatMap((r) => decodeEventRecord(r).events),
+  it('random command sequences with a short push id window: replayed records == live state', () => {
+    for (let seed = 400; seed <= 460; seed++) {
+      const { live, records } = randomRun(seed, 200, { pushDedupWindowMs: 1_500, maxQueueBytes: 200 });
+      const replayed = replaySessionEvents(
+        records.flatMap((r) => decodeEventRecord(r).events),
         12,
       );
-      const fold = new SessionFold(12);
-      fold.apply('sess-1', decodeEventRecord(encodeEventRecord(snapshotEvents(head), true)));
-      for (const r of records.slice(cut)) fold.apply('sess-1', decodeEventRecord(r));
-      if (live.phase === 'closed') {
-        assert.equal(fold.get('sess-1'), undefined, `seed ${seed}: closed sessions are dropped`);
-        continue;
-      }
-      const got = fold.get('sess-1');
-      assert.ok(got, `seed ${seed}`);
-      const a = view(live);
-      const b = view(got);
-      // A snapshot keeps the counters and attachment, not how the current link came to be.
-      assert.deepEqual(
-        { ...b, pushIds: new Set(b.pushIds) },
-        { ...a, pushIds: new Set(a.pushIds) },
-        `seed ${seed}`,
-      );
+      assert.deepEqual(view(replayed), view(live), `seed ${seed}`);
     }
   });
+
+  for (const [name, config, seeds] of [
+    ['', {}, [200, 260]],
+    [
+      ' (short push id window, small byte budget)',
+      { pushDedupWindowMs: 1_500, maxQueueBytes: 200 },
+      [500, 560],
+    ],
+  ] as const) {
+    it(`a snapshot (compaction rollup) plus later records == live state${name}`, () => {
+      for (let seed = seeds[0]; seed < seeds[1]; seed++) {
+        const { live, records } = randomRun(seed, 200, config);
+        const cut = Math.max(1, Math.floor(records.length / 2));
+        const head = replaySessionEvents(
+          records.slice(0, cut).flatMap((r) => decodeEventRecord(r).events),
+          12,
+        );
+        const fold = new SessionFold(12);
+        fold.apply('sess-1', decodeEventRecord(encodeEventRecord(snapshotEvents(head), true)));
+        for (const r of records.slice(cut)) fold.apply('sess-1', decodeEventRecord(r));
+        if (live.phase === 'closed') {
+          assert.equal(fold.get('sess-1'), undefined, `seed ${seed}: closed sessions are dropped`);
+          continue;
+        }
+        const got = fold.get('sess-1');
+        assert.ok(got, `seed ${seed}`);
+        const a = view(live);
+        const b = view(got);
+        // A snapshot keeps the counters and attachment, not how the current link came to be.
+        assert.deepEqual(
+          { ...b, pushIds: new Set(b.pushIds) },
+          { ...a, pushIds: new Set(a.pushIds) },
+          `seed ${seed}`,
+        );
+      }
+    });
+  }
 
   it('adoption detaches the session and lists requests whose answer was lost', () => {
     const { live } = randomRun(7, 60);

@@ -109,16 +109,16 @@ describe('notify binder', () => {
     assert.equal(b.count, 4);
     const r = b.releaseAroundAnswer(3);
     assert.deepEqual(
-      r.before.map((p) => p[0]),
+      r.before.map((n) => n.payload[0]),
       [2, 3],
     );
     assert.deepEqual(
-      r.after.map((p) => p[0]),
+      r.after.map((n) => n.payload[0]),
       [1],
     );
     assert.equal(b.count, 1);
     assert.deepEqual(
-      b.releaseInOrder(4).map((p) => p[0]),
+      b.releaseInOrder(4).map((n) => n.payload[0]),
       [4],
     );
     assert.deepEqual(b.releaseInOrder(4), []);

@@ -30,6 +30,16 @@ export interface GatewayServer {
 }
 
 const MAX_TARGET_ID_BYTES = 1024;
+/** Longest push_id (PROTOCOL.md section 5, v1.1). */
+export const MAX_PUSH_ID_BYTES = 128;
+
+/** Why a push id is invalid, or null when it is fine ('' and absent mean no de-duplication). */
+export function validatePushId(pushId: string | undefined): string | null {
+  if (pushId === undefined || pushId === '') return null;
+  if (typeof pushId !== 'string') return 'push_id must be a string';
+  if (Buffer.byteLength(pushId) > MAX_PUSH_ID_BYTES) return `push_id longer than ${MAX_PUSH_ID_BYTES} bytes`;
+  return null;
+}
 
 /** Why a target is invalid, or null when it is fine. */
 export function validateTarget(targetType: string, targetId: string): string | null {
@@ -48,7 +58,7 @@ export function validateUnicast(req: UnicastPushRequest): string | null {
   if (bad !== null) return bad;
   const hint = req.syncHint ?? 0;
   if (!Number.isInteger(hint) || hint < 0 || hint > 2) return `sync_hint must be 0..2, got ${hint}`;
-  return null;
+  return validatePushId(req.pushId);
 }
 
 function badRequest(message: string): UnicastPushResponse {
@@ -73,6 +83,7 @@ export async function startGatewayServer(
 
     BatchPushToClients: unaryHandler<BatchUnicastPushRequest, BatchUnicastPushResponse>(async (req) => {
       const targets: UnicastTarget[] = req.targets ?? [];
+      const badId = validatePushId(req.pushId);
       // Invalid targets are answered here, the valid ones go to the api; results keep
       // the request's order.
       const results: Array<UnicastResult | undefined> = new Array(targets.length);
@@ -80,7 +91,7 @@ export async function startGatewayServer(
       const validAt: number[] = [];
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i]!;
-        const bad = validateTarget(t.targetType ?? '', t.targetId ?? '');
+        const bad = badId ?? validateTarget(t.targetType ?? '', t.targetId ?? '');
         if (bad === null) {
           valid.push(t);
           validAt.push(i);
@@ -117,6 +128,8 @@ export async function startGatewayServer(
       if (!Number.isSafeInteger(zone) || zone < 0) {
         return { success: false, message: `BAD_REQUEST: zone must be >= 0, got ${zone}`, deliveredCount: 0 };
       }
+      const badId = validatePushId(req.pushId);
+      if (badId !== null) return { success: false, message: `BAD_REQUEST: ${badId}`, deliveredCount: 0 };
       return api.broadcast(req);
     }, onError('BroadcastToClients')),
   });

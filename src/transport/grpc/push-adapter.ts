@@ -31,14 +31,19 @@ export function pushTarget(targetType: string, targetId: string): PushTarget {
   return { kind: targetType === 'session' ? 'session' : 'openid', id: targetId };
 }
 
+/**
+ * A repeated push id is answered exactly as its first acceptance was (`accepted
+ * as seq N`, the seq the first push got), so a retrying producer sees one answer.
+ */
 export function toUnicastResponse(r: PushResult): UnicastPushResponse {
   return r.ok
-    ? {
-        success: true,
-        message: r.duplicate ? 'duplicate push, accepted before' : `accepted as seq ${r.seq}`,
-        errorCode: '',
-      }
+    ? { success: true, message: `accepted as seq ${r.seq}`, errorCode: '' }
     : { success: false, message: r.message, errorCode: r.errorCode };
+}
+
+/** A request's push id, or undefined for none (an empty one means no de-duplication). */
+export function pushIdOf(req: { pushId?: string }): string | undefined {
+  return req.pushId ? req.pushId : undefined;
 }
 
 /** The NotifyMessage a producer's request becomes (encoded once, shared by every target). */
@@ -72,11 +77,13 @@ export function pushApiFor(system: PushSink): PushApi {
           notifyPayload(req),
           hint,
           req.bindClientSeqId ?? 0,
+          pushIdOf(req),
         ),
       );
     },
     async batchPush(req): Promise<BatchUnicastPushResponse> {
       const payload = notifyPayload(req);
+      const pushId = pushIdOf(req);
       const results: UnicastResult[] = await Promise.all(
         (req.targets ?? []).map(async (t) => {
           const r = await system.push(
@@ -84,6 +91,7 @@ export function pushApiFor(system: PushSink): PushApi {
             payload,
             NotifySyncHint.IMMEDIATELY,
             0,
+            pushId,
           );
           return {
             targetType: t.targetType,
@@ -96,7 +104,8 @@ export function pushApiFor(system: PushSink): PushApi {
       return { successCount: results.filter((r) => r.success).length, totalCount: results.length, results };
     },
     async broadcast(req) {
-      const delivered = await system.broadcast(notifyPayload(req, true), req.zone ?? 0);
+      // A repeat reaches only the sessions that did not accept the first; the count includes the others.
+      const delivered = await system.broadcast(notifyPayload(req, true), req.zone ?? 0, pushIdOf(req));
       return { success: true, message: `delivered to ${delivered} sessions`, deliveredCount: delivered };
     },
   };

@@ -1,8 +1,11 @@
 /**
  * Push consumption: every serving node has its own durable consumer on the
  * push stream and sees every push in stream order; the node holding the target
- * session applies it (the push id `js:<stream seq>` makes a redelivery a no-op)
- * and acknowledges the message only once its events are stored. Pushes for a
+ * session applies it (its push id makes a redelivery a no-op)
+ * and acknowledges the message only once its events are stored. The push id is
+ * the body's push_id, else the Nats-Msg-Id header, else `js:<stream seq>`
+ * (push-message.ts): a redelivery, or a republish after the stream's own
+ * duplicate window, is a no-op for a session that accepted it. Pushes for a
  * session that is moving between nodes are held back until the move settles
  * which node applies them (see session-handoff.ts).
  */
@@ -126,7 +129,7 @@ export class PushConsumer implements HeldPushes {
         m.nak(500);
         return;
       }
-      this.node.system!.broadcast(p.payload, p.zone, `js:${m.seq}`).then(
+      this.node.system!.broadcast(p.payload, p.zone, p.pushId).then(
         (n) => {
           // Stood down meanwhile: the next holder redelivers it (sessions that stored it skip it by id).
           if (!this.node.accepting()) {
@@ -185,7 +188,7 @@ export class PushConsumer implements HeldPushes {
         m.nak(500);
         return;
       }
-      system!.push(p.target, p.payload, p.hint, p.bindSeq, `js:${m.seq}`).then((r) => {
+      system!.push(p.target, p.payload, p.hint, p.bindSeq, p.pushId).then((r) => {
         if ((!r.ok && r.errorCode === 'UNAVAILABLE') || !this.node.accepting()) {
           m.nak(500);
           return;
