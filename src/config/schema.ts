@@ -180,7 +180,14 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     upstreamTimeoutMs: 30_000,
   },
   auth: { mode: 'none', jwtSecret: '' },
-  nats: { url: '', stream: 'GATESVR', subjectPrefix: 'gatesvr', replicas: 1, replyPrefix: '', storeTimeoutMs: 5_000 },
+  nats: {
+    url: '',
+    stream: 'GATESVR',
+    subjectPrefix: 'gatesvr',
+    replicas: 1,
+    replyPrefix: '',
+    storeTimeoutMs: 5_000,
+  },
   backup: {
     enabled: false,
     mode: 'primary',
