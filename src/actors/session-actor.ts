@@ -57,6 +57,11 @@ export class SessionActor {
   readonly sessionId: string;
   readonly openid: string;
   private readonly actor: Actor<typeof sessionMachine>;
+  /**
+   * Links that may still get frames or a close: the current one, and one taken
+   * over until its 0x11 close runs. A link leaves on DETACH (its connection is
+   * gone), on the close the machine emits for it, and when the session ends.
+   */
   private readonly links = new Map<number, SessionLink>();
   private blocked: Promise<void> | null = null;
   private backlog: SessionEffect[] = [];
@@ -124,6 +129,10 @@ export class SessionActor {
   summary(): SessionSummary & { machine: unknown; lastActivity: number } {
     return { ...summarizeSession(this.state), machine: this.stateValue, lastActivity: this.lastActivity };
   }
+  /** Links held (read-only; at most the current one and one being closed). */
+  get linkCount(): number {
+    return this.links.size;
+  }
   /** The underlying XState actor (inspection). */
   get xstate(): Actor<typeof sessionMachine> {
     return this.actor;
@@ -182,6 +191,8 @@ export class SessionActor {
   send(command: SessionCommand): void {
     if (this.pendingPushes.length > 0) this.flushPushes();
     this.dispatch(command);
+    // The transport sends DETACH once the connection is closed: nothing more can go to it.
+    if (command.type === 'DETACH') this.links.delete(command.linkId);
   }
 
   private dispatch(command: SessionCommand): void {

@@ -4,6 +4,14 @@
  *
  * Entries are always the contiguous seqs lastAcked+1 .. nextSeq-1, so the queue
  * is an array in seq order and a cumulative ACK drops a prefix.
+ *
+ * `highestSent` is the highest seq ever written to a link of the session (it
+ * survives `resetForNewLink`): a client ACK (or a resuming START's
+ * last_acked_seq_id) is clamped to it with `clampAck` before it is recorded, so
+ * pushes queued but never sent are never dropped by an ACK. It is live-only: a
+ * queue rebuilt from stored events starts with nothing sent (lastAcked), and
+ * `ack` itself clamps only to the highest seq queued, so replaying a recorded
+ * (already clamped) ACK gives the same result.
  */
 
 export interface QueueEntry {
@@ -32,6 +40,7 @@ export class OrderedQueue {
   private _nextSeq: number;
   private _lastAcked: number;
   private _bytes = 0;
+  private _highestSent: number;
 
   constructor(
     readonly maxQueue: number,
@@ -40,6 +49,7 @@ export class OrderedQueue {
   ) {
     this._nextSeq = nextSeq;
     this._lastAcked = lastAcked;
+    this._highestSent = lastAcked;
   }
 
   get nextSeq(): number {
@@ -47,6 +57,17 @@ export class OrderedQueue {
   }
   get lastAcked(): number {
     return this._lastAcked;
+  }
+  /** Highest seq written to a link so far (at least lastAcked). */
+  get highestSent(): number {
+    return this._highestSent;
+  }
+  /**
+   * What a client's cumulative ACK of `seq` may acknowledge: at most the
+   * highest seq sent. Record this value, not the client's.
+   */
+  clampAck(seq: number): number {
+    return Math.min(seq, this._highestSent);
   }
   /** Highest seq handed out so far. */
   get lastSeq(): number {
@@ -89,6 +110,7 @@ export class OrderedQueue {
   /**
    * Cumulative ACK. Clamped above to the highest seq handed out, ignored at or
    * below an earlier ACK. Returns the entries it released (for answer bookkeeping).
+   * A client's ACK goes through `clampAck` first (highest seq sent).
    */
   ack(seq: number): QueueEntry[] {
     const upTo = Math.min(seq, this.lastSeq);
@@ -98,6 +120,7 @@ export class OrderedQueue {
     this.head += count;
     this._lastAcked = upTo;
     for (const e of released) this._bytes -= e.frame.length;
+    if (upTo > this._highestSent) this._highestSent = upTo;
     if (this.head > 64 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
@@ -120,10 +143,14 @@ export class OrderedQueue {
     }
     out.reverse();
     for (const e of out) e.sentAt = now;
+    if (out.length > 0) this._highestSent = Math.max(this._highestSent, out[out.length - 1]!.seq);
     return out;
   }
 
-  /** A new link: every pending entry goes out again from the start, retries reset. */
+  /**
+   * A new link: every pending entry goes out again from the start, retries
+   * reset. `highestSent` stays: the client may hold what the old link delivered.
+   */
   resetForNewLink(): void {
     for (let i = this.head; i < this.entries.length; i++) {
       const e = this.entries[i]!;

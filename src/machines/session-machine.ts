@@ -342,7 +342,9 @@ export const sessionMachine = setup({
         });
       }
       out.record({ v: 1, type: 'attached', at: e.now, kind });
-      if (e.lastAckedSeq > s.queue.lastAcked) out.record({ v: 1, type: 'acked', seq: e.lastAckedSeq });
+      // Clamped to the highest seq sent: pushes queued while detached are never dropped by it.
+      const acked = s.queue.clampAck(e.lastAckedSeq);
+      if (acked > s.queue.lastAcked) out.record({ v: 1, type: 'acked', seq: acked });
       context.linkId = e.linkId;
       context.lastActivity = e.now;
       out.control(
@@ -520,9 +522,10 @@ export const sessionMachine = setup({
     acknowledge: enqueueActions(({ context, event, enqueue }) => {
       const e = event as Ev<'ACK'>;
       context.lastActivity = e.now;
-      if (e.seq <= context.s.queue.lastAcked) return;
+      const seq = context.s.queue.clampAck(e.seq);
+      if (seq <= context.s.queue.lastAcked) return;
       const out = new Outbox(context);
-      out.record({ v: 1, type: 'acked', seq: e.seq });
+      out.record({ v: 1, type: 'acked', seq });
       flush(out, enqueue, e.now);
     }),
     retransmit: enqueueActions(({ context, event, enqueue }) => {

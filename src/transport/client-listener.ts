@@ -55,6 +55,13 @@ export interface ClientListenerOptions {
   onRequest?: (type: number) => void;
 }
 
+/**
+ * PROTOCOL.md section 1 (v1.1): until a successful START_RESP has been sent on
+ * the connection, a frame above this (or max_frame_bytes, if smaller) is a
+ * protocol error, refused from its length prefix without buffering its body.
+ */
+export const PRE_START_MAX_FRAME_BYTES = 16 * 1024;
+
 let nextLinkId = 1;
 /** Frames a client may pipeline behind START while it is being authenticated. */
 const MAX_EARLY_FRAMES = 256;
@@ -62,6 +69,8 @@ const MAX_EARLY_FRAMES = 256;
 export class ClientListener {
   private active = 0;
   private readonly conns = new Set<ClientConnection>();
+  /** Most bytes any connection's decoder held for a partial frame before its START_RESP (tests). */
+  preStartPendingHighWater = 0;
 
   constructor(readonly opts: ClientListenerOptions) {}
 
@@ -78,12 +87,20 @@ export class ClientListener {
     }
     this.active++;
     this.opts.onConnectionChange?.(this.active);
-    const c = new ClientConnection(conn, this.opts, admission, () => {
-      this.active--;
-      this.conns.delete(c);
-      admission.connectionClosed?.();
-      this.opts.onConnectionChange?.(this.active);
-    });
+    const c = new ClientConnection(
+      conn,
+      this.opts,
+      admission,
+      () => {
+        this.active--;
+        this.conns.delete(c);
+        admission.connectionClosed?.();
+        this.opts.onConnectionChange?.(this.active);
+      },
+      (pending) => {
+        if (pending > this.preStartPendingHighWater) this.preStartPendingHighWater = pending;
+      },
+    );
     this.conns.add(c);
   }
 
@@ -103,14 +120,17 @@ class ClientConnection {
   private early: ClientRequestMsg[] = [];
   /** Highest ACK of the current read, not yet given to the actor. */
   private pendingAck = 0;
+  /** A successful START_RESP was written: frames up to max_frame_bytes from now on. */
+  private started = false;
 
   constructor(
     private readonly conn: StreamConnection,
     private readonly opts: ClientListenerOptions,
     private readonly admission: Admission,
     private readonly onGone: () => void,
+    private readonly onPreStartPending: (bytes: number) => void,
   ) {
-    this.decoder = new FrameDecoder(opts.maxFrameBytes);
+    this.decoder = new FrameDecoder(Math.min(PRE_START_MAX_FRAME_BYTES, opts.maxFrameBytes));
     const linkId = nextLinkId++;
     this.link = {
       id: linkId,
@@ -133,6 +153,11 @@ class ClientConnection {
 
   private write(frames: readonly Uint8Array[]): void {
     if (this.phase === 'closed') return;
+    if (!this.started) {
+      // Only the bound session writes here, and its first frame is the successful START_RESP.
+      this.started = true;
+      this.decoder.setMaxFrameBytes(this.opts.maxFrameBytes);
+    }
     for (const f of frames) this.conn.write(f);
     if (this.conn.bufferedBytes > this.opts.maxBufferedBytes) {
       // A client that never reads cannot grow our buffers without bound; its pushes stay queued for a resume.
@@ -173,6 +198,7 @@ class ClientConnection {
     let frames: Uint8Array[];
     try {
       frames = this.decoder.push(chunk);
+      if (!this.started) this.onPreStartPending(this.decoder.pendingBytes);
     } catch (err) {
       if (err instanceof FrameError) {
         this.protocolError(

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, headers, type NatsConnection } from 'nats';
+import { connect, createInbox, headers, type NatsConnection } from 'nats';
 import type { GateClient } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
 import type { Gateway } from '../../src/gateway.js';
@@ -74,9 +74,11 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
     await assert.rejects(client.nextNotify(300));
 
     // The answer to a producer that asks for one.
-    const inbox = nc.subscribe('producer.answers', { max: 1 });
+    // (An _INBOX. subject: the gateway refuses other reply subjects unless nats.reply_prefix allows them.)
+    const answers = createInbox();
+    const inbox = nc.subscribe(answers, { max: 1 });
     const h = headers();
-    h.set(REPLY_HEADER, 'producer.answers');
+    h.set(REPLY_HEADER, answers);
     await js.publish(
       'gatesvr.push.openid',
       UnicastPushRequest.encode({ targetType: 'openid', targetId: 'alice', content: 'x' }),

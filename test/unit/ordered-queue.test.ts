@@ -92,6 +92,53 @@ describe('ordered queue', () => {
     assert.equal(q.size, 101);
   });
 
+  it('clamps a client ACK to the highest seq sent, which survives a new link', () => {
+    const q = new OrderedQueue(10);
+    for (let i = 0; i < 3; i++) q.append(frame);
+    assert.equal(q.highestSent, 0);
+    assert.equal(q.clampAck(Number.MAX_SAFE_INTEGER), 0);
+    q.takeUnsent(10);
+    assert.equal(q.highestSent, 3);
+    q.append(frame);
+    q.append(frame); // queued, never sent
+    assert.equal(q.clampAck(Number.MAX_SAFE_INTEGER), 3);
+    q.resetForNewLink();
+    assert.equal(q.highestSent, 3, 'the client may hold what the old link delivered');
+    assert.deepEqual(
+      q.ack(q.clampAck(Number.MAX_SAFE_INTEGER)).map((e) => e.seq),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      q.pending().map((e) => e.seq),
+      [4, 5],
+    );
+    assert.equal(q.clampAck(2), 2, 'at or below an earlier ACK: the caller ignores it');
+    assert.deepEqual(
+      q.takeUnsent(20).map((e) => e.seq),
+      [4, 5],
+    );
+    assert.equal(q.clampAck(Number.MAX_SAFE_INTEGER), 5);
+  });
+
+  it('a queue rebuilt from events starts with nothing sent beyond lastAcked; ack() replays recorded values', () => {
+    const q = new OrderedQueue(10, 8, 7);
+    assert.equal(q.highestSent, 7);
+    q.restore(8, frame(8));
+    q.restore(9, frame(9));
+    assert.equal(q.clampAck(9), 7);
+    // A recorded (already clamped) ACK replays as-is; ack() still clamps to the highest seq queued.
+    assert.deepEqual(
+      q.ack(8).map((e) => e.seq),
+      [8],
+    );
+    assert.equal(q.highestSent, 8);
+    assert.deepEqual(
+      q.ack(100).map((e) => e.seq),
+      [9],
+    );
+    assert.equal(q.lastAcked, 9);
+  });
+
   it('restores entries in seq order only', () => {
     const q = new OrderedQueue(10, 5, 4);
     q.restore(5, frame(5));

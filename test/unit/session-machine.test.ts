@@ -285,4 +285,43 @@ describe('session machine', () => {
     const replayed = summarizeSession(replaySessionEvents(events, 10));
     assert.deepEqual({ ...replayed, resumes: live.resumes }, live);
   });
+
+  it('clamps ACK and a resuming START to the highest seq sent; pushes queued while detached survive', () => {
+    const h = attached();
+    const events: SessionEvent[] = [
+      { v: 1, type: 'started', sessionId: 'sess-1', openid: 'user-1', at: 1000 },
+      { v: 1, type: 'attached', at: 1000, kind: 'new' },
+    ];
+    h.actor.on('events', (e) => events.push(...e.events));
+    login(h); // seq 1: the hello answer
+    for (let i = 0; i < 2; i++) h.push(notify(String(i)), 0, 0); // seqs 2, 3: sent
+    h.send({ type: 'ACK', linkId: 1, seq: 1 });
+    h.send({ type: 'DETACH', linkId: 1 });
+    for (let i = 0; i < 3; i++) h.push(notify(`away${i}`), 0, 0); // seqs 4..6: never sent
+    h.take();
+    h.send({
+      type: 'ATTACH',
+      linkId: 2,
+      connectionId: 'c2',
+      msgId: 3,
+      lastAckedSeq: Number.MAX_SAFE_INTEGER,
+      isNew: false,
+    });
+    assert.deepEqual(h.reliableSeqs(h.frames()), [4, 5, 6]);
+    const q = h.actor.getSnapshot().context.s.queue;
+    assert.equal(q.lastAcked, 3);
+    // An ACK above the highest seq sent: clamped; an older one: ignored.
+    h.send({ type: 'ACK', linkId: 2, seq: 2 });
+    h.send({ type: 'ACK', linkId: 2, seq: 1_000 });
+    assert.equal(q.lastAcked, 6);
+    h.push(notify('later'), 0, 0);
+    assert.deepEqual(h.reliableSeqs(h.frames()), [7]);
+    // What was recorded is the clamped value, and replays to the same state.
+    assert.deepEqual(
+      events.filter((e) => e.type === 'acked').map((e) => (e.type === 'acked' ? e.seq : 0)),
+      [1, 3, 6],
+    );
+    const live = summarizeSession(h.actor.getSnapshot().context.s);
+    assert.deepEqual(summarizeSession(replaySessionEvents(events, 10)), live);
+  });
 });

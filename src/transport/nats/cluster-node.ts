@@ -13,6 +13,7 @@ import type { NatsNames } from './subjects.js';
 export interface ClusterLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
 }
 
 export interface ClusterNode {

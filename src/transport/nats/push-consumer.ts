@@ -15,21 +15,36 @@ import { BroadcastResponse, UnicastPushResponse } from '../../protocol/messages.
 import { toUnicastResponse } from '../grpc/push-adapter.js';
 import type { ClusterNode } from './cluster-node.js';
 import { type ParsedPush, parsePush, type UnicastPush } from './push-message.js';
+import { type ReplySubjectPolicy, replySubjectRefusal } from './reply-subject.js';
 import type { HeldPushes, SessionHandoff } from './session-handoff.js';
 
-/** Header naming a core NATS subject that receives the push's answer (UnicastPushResponse / BroadcastResponse). */
+/**
+ * Header naming a core NATS subject that receives the push's answer
+ * (UnicastPushResponse / BroadcastResponse); only subjects allowed by
+ * reply-subject.ts are used, others are dropped (the push is still processed).
+ */
 export const REPLY_HEADER = 'Gatesvr-Reply';
+
+/** At most one debug line per this interval about refused reply subjects. */
+const REFUSED_LOG_INTERVAL_MS = 10_000;
 
 export class PushConsumer implements HeldPushes {
   private msgs: ConsumerMessages | null = null;
   /** Stream seq of the last push message this node has dispatched. */
   private processedSeq = 0;
   private readonly held = new Map<string, Array<{ m: JsMsg; p: ParsedPush }>>();
+  private readonly replyPolicy: ReplySubjectPolicy;
+  /** Answers not published because their Gatesvr-Reply subject was refused. */
+  refusedReplies = 0;
+  private refusedLoggedAt = Number.NEGATIVE_INFINITY;
+  private refusedSinceLog = 0;
 
   constructor(
     private readonly node: ClusterNode,
     private readonly handoff: SessionHandoff,
-  ) {}
+  ) {
+    this.replyPolicy = { gatewayPrefix: node.cfg.nats.subjectPrefix, replyPrefix: node.cfg.nats.replyPrefix };
+  }
 
   /**
    * This node's durable push consumer, (re)created at the first push not yet
@@ -223,10 +238,28 @@ export class PushConsumer implements HeldPushes {
   private reply(m: JsMsg, data: Uint8Array): void {
     const to = m.headers?.get(REPLY_HEADER);
     if (!to) return;
+    const refusal = replySubjectRefusal(to, this.replyPolicy);
+    if (refusal !== null) {
+      this.refuseReply(m, to, refusal);
+      return;
+    }
     try {
       this.node.nc.publish(to, data);
     } catch {
       // closing
     }
+  }
+
+  private refuseReply(m: JsMsg, to: string, reason: string): void {
+    this.refusedReplies++;
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.refusedLoggedAt < REFUSED_LOG_INTERVAL_MS) return;
+    this.refusedLoggedAt = now;
+    this.node.logger.debug?.(
+      { seq: m.seq, replyTo: to.slice(0, 80), reason, refused: this.refusedSinceLog },
+      'Gatesvr-Reply subject refused; answer dropped',
+    );
+    this.refusedSinceLog = 0;
   }
 }
