@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { TestCert } from './certs.js';
+import { reapOnExit } from './child-reaper.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -140,6 +141,7 @@ export async function spawnGateway(o: GatewayProcessOptions): Promise<GatewayPro
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, GATESVR_LOG_LEVEL: level, ...o.env },
   });
+  reapOnExit(child);
   const lines: LogLine[] = [];
   let errTail = '';
   let paused = false;

@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
+import { forgetDir, reapOnExit, removeOnExit } from './child-reaper.js';
 import { findNatsServer } from './nats-server.js';
 
 export interface NatsNode {
@@ -142,6 +143,7 @@ class Node implements NatsNode {
     this.paused = false;
     const child = spawn(this.bin, ['-c', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    reapOnExit(child);
     const onData = (d: Buffer) => {
       this.out = (this.out + d.toString()).slice(-16_000);
     };
@@ -232,6 +234,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   const size = opts.size ?? 3;
   const clusterName = opts.name ?? `gatesvr-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const root = mkdtempSync(join(tmpdir(), 'gatesvr-natsc-'));
+  removeOnExit(root);
   const nodes: Node[] = [];
   const killAll = async () => {
     await Promise.all(nodes.map((n) => n.kill().catch(() => {})));
@@ -282,6 +285,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
         for (const n of nodes) n.resume();
         await killAll();
         rmSync(root, { recursive: true, force: true });
+        forgetDir(root);
       },
     };
     await handle.waitJetStream(opts.readyTimeoutMs ?? 30_000);
@@ -289,6 +293,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   } catch (err) {
     await killAll();
     rmSync(root, { recursive: true, force: true });
+    forgetDir(root);
     throw err;
   }
 }

@@ -284,11 +284,21 @@ export function describeProblems(r: CheckResult, limit = 10): string[] {
 
 /** Windows (ms) longer than `minGapMs` in which no push was accepted, between `from` and `to`. */
 export function unavailableWindows(acceptedAt: number[], from: number, to: number, minGapMs = 250): number[] {
+  return unavailableSpans(acceptedAt, from, to, minGapMs).map((w) => w.ms);
+}
+
+/** The same windows with their start times. */
+export function unavailableSpans(
+  acceptedAt: number[],
+  from: number,
+  to: number,
+  minGapMs = 250,
+): Array<{ start: number; ms: number }> {
   const ts = acceptedAt.filter((t) => t >= from && t <= to).sort((a, b) => a - b);
-  const out: number[] = [];
+  const out: Array<{ start: number; ms: number }> = [];
   let prev = from;
   for (const t of [...ts, to]) {
-    if (t - prev > minGapMs) out.push(t - prev);
+    if (t - prev > minGapMs) out.push({ start: prev, ms: t - prev });
     prev = t;
   }
   return out;

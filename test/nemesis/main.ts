@@ -38,16 +38,7 @@ for (const f of faults) {
   }
 }
 
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    process.stderr.write(
-      `[nemesis] ${sig}: press again to exit at once (children are cleaned up at the end of the run)\n`,
-    );
-  });
-}
+// SIGINT/SIGTERM: the helpers' exit hook kills every child and removes the temporary directories.
 
 try {
   const r = await runNemesis({

@@ -10,11 +10,12 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GateClient } from '../../src/client/gate-client.js';
 import { PushType } from '../../src/protocol/codes.js';
 import { NotifyMessage, type ServerPush, StartResponse } from '../../src/protocol/messages.js';
-import { makeTestCert } from '../helpers/certs.js';
+import { makeSelfSignedCert } from '../helpers/certs.js';
+import { forgetDir, removeOnExit } from '../helpers/child-reaper.js';
 import { prng } from '../helpers/fuzz.js';
 import { type GatewayProcess, spawnGateway } from '../helpers/gateway-process.js';
 import { type NatsClusterHandle, startNatsCluster } from '../helpers/nats-cluster.js';
@@ -26,7 +27,7 @@ import {
   type Frame,
   percentile,
   type SessionHistory,
-  unavailableWindows,
+  unavailableSpans,
 } from './checker.js';
 import { Producer, PushChannel } from './producer.js';
 
@@ -50,6 +51,8 @@ export interface NemesisOptions {
   quietMs?: [number, number];
   /** Give up waiting for recovery after a fault after this long. */
   recoverTimeoutMs?: number;
+  /** Start no new round once this much time has passed since the producers started. */
+  roundsBudgetMs?: number;
   /** Give up retrying the pushes in progress this long after the producers are told to stop. */
   finishTimeoutMs?: number;
   /** Give up waiting for clients to drain after this long. */
@@ -134,19 +137,24 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
 
   const verbose = process.env.NEMESIS_VERBOSE === '1';
   const dir = mkdtempSync(join(tmpdir(), 'gatesvr-nemesis-'));
+  removeOnExit(dir);
   let nats: NatsClusterHandle | null = null;
   const gws: Array<GatewayProcess | null> = [null, null];
   /** Every gateway process started (restarts included), for the artifacts. */
   const allGws: GatewayProcess[] = [];
   const rigs: SessionRig[] = [];
   const channels: PushChannel[] = [];
+  let certDir = '';
   let faults = 0;
+  let roundsRun = 0;
   let producersStarted = 0;
   let producersStopped = 0;
 
   try {
     note(`seed ${o.seed}, ${o.rounds} rounds, ${sessions} sessions x ${perSession} producers`);
-    const cert = await makeTestCert();
+    const cert = await makeSelfSignedCert();
+    certDir = dirname(cert.certFile);
+    removeOnExit(certDir);
     nats = await startNatsCluster({ size: 3 });
     note(`NATS cluster up: ${nats.url}`);
     const common = {
@@ -287,10 +295,24 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
       );
     };
 
+    const bag: FaultKind[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       const [qlo, qhi] = o.quietMs ?? [1_000, 2_500];
       await sleep(between(qlo, qhi));
-      const kind = pick(faultKinds);
+      if (o.roundsBudgetMs !== undefined && Date.now() - producersStarted > o.roundsBudgetMs) {
+        note(`round budget of ${o.roundsBudgetMs} ms spent: no more rounds after ${round - 1}`);
+        break;
+      }
+      // A seeded shuffle per block of rounds: every fault kind once per block, so short runs cover them all.
+      if (bag.length === 0) {
+        bag.push(...faultKinds);
+        for (let i = bag.length - 1; i > 0; i--) {
+          const j = Math.floor(rnd() * (i + 1));
+          [bag[i], bag[j]] = [bag[j]!, bag[i]!];
+        }
+      }
+      const kind = bag.shift()!;
+      roundsRun = round;
       faults++;
       switch (kind) {
         case 'kill-gateway': {
@@ -400,14 +422,18 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
       frames: r.frames,
     }));
     const result = check(histories);
-    const windows = unavailableWindows(
+    const spans = unavailableSpans(
       producers.flatMap((p) => p.acceptedAt),
       producersStarted,
       producersStopped,
       250,
     );
+    const windows = spans.map((w) => w.ms);
+    for (const w of spans) {
+      note(`unavailable: no push accepted from +${((w.start - t0) / 1000).toFixed(1)}s for ${w.ms} ms`);
+    }
     const summary: NemesisSummary = {
-      rounds: o.rounds,
+      rounds: roundsRun,
       faults,
       accepted: result.accepted,
       delivered: result.delivered,
@@ -494,5 +520,10 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
     await Promise.all(gws.map((g) => g?.kill('SIGKILL').catch(() => {})));
     await nats?.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
+    forgetDir(dir);
+    if (certDir) {
+      rmSync(certDir, { recursive: true, force: true });
+      forgetDir(certDir);
+    }
   }
 }
