@@ -22,10 +22,10 @@ describe('nemesis: faults under push load', { timeout: 90_000 }, () => {
       producersPerSession: 2,
       faults: ['kill-gateway', 'pause-gateway', 'kill-nats', 'cut-clients'],
       quietMs: [800, 1_500],
-      roundsBudgetMs: 45_000,
-      recoverTimeoutMs: 12_000,
-      finishTimeoutMs: 8_000,
-      drainTimeoutMs: 12_000,
+      roundsBudgetMs: 25_000,
+      recoverTimeoutMs: 8_000,
+      finishTimeoutMs: 5_000,
+      drainTimeoutMs: 10_000,
       log: (l) => lines.push(l),
     });
     console.log(`# nemesis ${JSON.stringify(r.summary)}`);

@@ -323,8 +323,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
           note(`round ${round}: kill -9 ${g.name} (serving)`);
           await g.kill('SIGKILL');
           const other = gws[1 - idx]!;
-          const took = await until(async () => (await other.health()) === 'healthy', 15_000, 100);
-          note(`round ${round}: ${other.name} ${took ? 'serving' : 'NOT serving after 15 s'}`);
+          const waitMs = Math.min(15_000, o.recoverTimeoutMs ?? 25_000);
+          const took = await until(async () => (await other.health()) === 'healthy', waitMs, 100);
+          note(`round ${round}: ${other.name} ${took ? 'serving' : `NOT serving after ${waitMs} ms`}`);
           gws[idx] = await g.restart();
           allGws.push(gws[idx]!);
           note(
