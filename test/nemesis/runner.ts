@@ -459,12 +459,13 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
     const traces = new Map<string, string>();
     for (const p of producers) {
       for (const [id, tr] of p.traces) {
-        traces.set(
-          id,
-          tr
-            .map((a) => `+${((a.at - t0) / 1000).toFixed(2)}s ${a.target} ${a.ms}ms -> ${a.result}`)
-            .join(' | '),
-        );
+        const fmt = (a: (typeof tr)[number]) =>
+          `+${((a.at - t0) / 1000).toFixed(2)}s ${a.target} ${a.ms}ms -> ${a.result.slice(0, 120)}`;
+        const shown =
+          tr.length <= 6
+            ? tr.map(fmt)
+            : [...tr.slice(0, 3).map(fmt), `… ${tr.length - 5} more …`, ...tr.slice(-2).map(fmt)];
+        traces.set(id, shown.join(' | '));
       }
     }
     const named = new Set<string>();
@@ -487,6 +488,21 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
       );
     }
     if (report.length > 0) {
+      // Who served when, per the gateways' own logs (overlaps mean two gateways served at once).
+      report.push('  serving lease per gateway log:');
+      for (const g of allGws) {
+        const moves = g.lines
+          .filter((l) =>
+            /^(serving|standing by|serving lease (taken|lost).*|serving lease not renewed.*|HA started)$/.test(
+              l.msg,
+            ),
+          )
+          .map(
+            (l) =>
+              `+${((l.at - t0) / 1000).toFixed(2)}s ${l.msg}${l.msg === 'HA started' ? ` serving=${l.obj.serving}` : ''}`,
+          );
+        report.push(`    ${g.name} pid ${g.pid}: ${moves.join(', ') || '(none)'}`);
+      }
       report.push('  fault timeline:');
       for (const e of events) report.push(`    +${(e.t / 1000).toFixed(1)}s ${e.what}`);
     }
