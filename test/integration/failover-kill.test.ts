@@ -6,8 +6,7 @@
  * order. A returning old primary stands by.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,100 +15,19 @@ import { GateClient } from '../../src/client/gate-client.js';
 import { UnicastPushRequest } from '../../src/protocol/messages.js';
 import { makeTestCert, type TestCert } from '../helpers/certs.js';
 import { waitFor } from '../helpers/gateway.js';
+import { type GatewayProcess, spawnGateway as spawnGatewayProcess } from '../helpers/gateway-process.js';
 import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 let cert: TestCert;
 
-interface GatewayProcess {
-  child: ChildProcess;
-  quicPort: number;
-  lines: Array<{ at: number; msg: string; obj: Record<string, unknown> }>;
-  exited: Promise<void>;
-}
-
-async function spawnGateway(
+function spawnGateway(
   dir: string,
   name: string,
   mode: 'primary' | 'backup',
   natsUrl: string,
   quicPort?: number,
 ) {
-  // Port 0 everywhere (a port picked here and bound later by the child could be
-  // taken in between by a test running in parallel); the QUIC port is read back
-  // from the gateway's "gateway listening" log line.
-  const quic = quicPort ?? 0;
-  const cfgFile = join(dir, `${name}.yaml`);
-  writeFileSync(
-    cfgFile,
-    [
-      'server:',
-      `  quic_addr: "127.0.0.1:${quic}"`,
-      '  grpc_addr: "127.0.0.1:0"',
-      '  http_addr: "127.0.0.1:0"',
-      '  metrics_addr: "127.0.0.1:0"',
-      `  cert_file: "${cert.certFile}"`,
-      `  key_file: "${cert.keyFile}"`,
-      '  ack_timeout: "2s"',
-      'nats:',
-      `  url: "${natsUrl}"`,
-      'backup:',
-      '  enabled: true',
-      `  mode: "${mode}"`,
-      `  server_id: "${name}"`,
-      '  heartbeat:',
-      '    interval: "500ms"',
-      '    timeout: "1500ms"',
-      'log:',
-      '  level: "info"',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', cfgFile], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GATESVR_LOG_LEVEL: 'info' },
-  });
-  const gp: GatewayProcess = {
-    child,
-    quicPort: quic,
-    lines: [],
-    exited: new Promise((r) => child.once('exit', () => r())),
-  };
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        const obj = JSON.parse(line) as Record<string, unknown>;
-        gp.lines.push({ at: Date.now(), msg: String(obj.msg), obj });
-      } catch {
-        // not JSON
-      }
-      nl = buf.indexOf('\n');
-    }
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  await waitFor(
-    () => gp.lines.some((l) => l.msg === 'HA started') || child.exitCode !== null,
-    30_000,
-    `${name} start`,
-  );
-  if (child.exitCode !== null) throw new Error(`${name} exited: ${err}`);
-  const listening = gp.lines.find((l) => l.msg === 'gateway listening');
-  gp.quicPort = Number(
-    String(listening?.obj.quic ?? '')
-      .split(':')
-      .pop(),
-  );
-  if (!(gp.quicPort > 0)) throw new Error(`${name}: no QUIC port in its "gateway listening" line`);
-  return gp;
+  return spawnGatewayProcess({ dir, name, mode, natsUrl, cert, quicPort });
 }
 
 describe('failover: kill -9 of the primary gateway process', { timeout: 110_000 }, () => {
@@ -127,7 +45,7 @@ describe('failover: kill -9 of the primary gateway process', { timeout: 110_000 
   });
 
   after(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    for (const p of procs) await p.kill();
     await nc?.close().catch(() => {});
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -184,9 +102,9 @@ describe('failover: kill -9 of the primary gateway process', { timeout: 110_000 
     })();
 
     await waitFor(() => delivered.length >= 100, 30_000, '100 pushes on the primary');
-    primary.child.kill('SIGKILL');
+    const gone = primary.kill('SIGKILL');
     killedAt = Date.now();
-    await primary.exited;
+    await gone;
     const before = delivered.length;
     await waitFor(
       () => delivered.length > before && client.connection !== null && client.resumed,

@@ -1,0 +1,194 @@
+/**
+ * A nemesis producer: pushes to one openid over the gRPC GatewayService, one push
+ * at a time, each with its own `push_id` (UnicastPushRequest field 10, PROTOCOL.md
+ * v1.1), retrying the same `push_id` until it is accepted: after a timeout (the
+ * outcome is unknown), a gRPC failure, or an answer "nothing accepted"
+ * (UNAVAILABLE, QUEUE_FULL, …), moving to the other gateway on UNAVAILABLE and
+ * failures. `push_id` is written on the wire here (appended as field 10) so the
+ * producer follows the contract whether or not this branch's codec knows the field.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { UnicastPushRequest, UnicastPushResponse } from '../../src/protocol/messages.js';
+import type { Outcome, ProducerOp } from './checker.js';
+
+const PUSH_PATH = '/gatesvr.v1.GatewayService/PushToClient';
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/** UnicastPushRequest with `push_id` = 10 (length-delimited string, tag 0x52). */
+export function encodePush(req: Partial<UnicastPushRequest>, pushId: string): Buffer {
+  const body = UnicastPushRequest.encode(req);
+  const id = Buffer.from(pushId, 'utf8');
+  return Buffer.concat([Buffer.from(body), Buffer.from([0x52, ...varint(id.length)]), id]);
+}
+
+export interface PushAnswer {
+  kind: 'accepted' | 'refused' | 'unknown';
+  errorCode?: string;
+  message: string;
+  seq?: number;
+}
+
+/** One gRPC channel to one gateway, calls with a deadline. */
+export class PushChannel {
+  private readonly client: grpc.Client;
+  constructor(
+    readonly target: string,
+    private readonly deadlineMs: number,
+  ) {
+    this.client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 500,
+      'grpc.min_reconnect_backoff_ms': 100,
+    });
+  }
+
+  push(req: Partial<UnicastPushRequest>, pushId: string): Promise<PushAnswer> {
+    return new Promise((resolve) => {
+      this.client.makeUnaryRequest(
+        PUSH_PATH,
+        () => encodePush(req, pushId),
+        (b: Buffer) => UnicastPushResponse.decode(b),
+        {},
+        new grpc.Metadata(),
+        { deadline: Date.now() + this.deadlineMs },
+        (err, res) => {
+          if (err || !res) {
+            resolve({ kind: 'unknown', message: `grpc ${err?.code ?? '?'} ${err?.details ?? 'no answer'}` });
+            return;
+          }
+          if (res.success) {
+            const m = /seq (\d+)/.exec(res.message);
+            resolve({ kind: 'accepted', message: res.message, ...(m ? { seq: Number(m[1]) } : {}) });
+            return;
+          }
+          resolve({ kind: 'refused', errorCode: res.errorCode, message: res.message });
+        },
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export interface Attempt {
+  at: number;
+  ms: number;
+  target: string;
+  result: string;
+}
+
+export interface ProducerOptions {
+  id: string;
+  openid: string;
+  channels: PushChannel[];
+  /** Pause between two pushes. */
+  intervalMs: number;
+  /** Pause before a retry. */
+  retryDelayMs?: number;
+  now?: () => number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Producer {
+  readonly ops: ProducerOp[] = [];
+  readonly acceptedAt: number[] = [];
+  readonly traces = new Map<string, Attempt[]>();
+  attempts = 0;
+  /** Attempts that ended without an answer (deadline, gRPC failure). */
+  unknownAttempts = 0;
+  private target = 0;
+  /** Stop starting new pushes. */
+  private stopNew = false;
+  /** Give up the push in progress (after its current attempt). */
+  private giveUp = false;
+  private done: Promise<void> | null = null;
+
+  constructor(private readonly o: ProducerOptions) {}
+
+  start(): void {
+    this.done ??= this.loop();
+  }
+
+  /** Finish the push in progress (retrying it until `giveUpAfterMs`), start none. */
+  async stop(giveUpAfterMs = 20_000): Promise<void> {
+    this.stopNew = true;
+    const t = setTimeout(() => {
+      this.giveUp = true;
+    }, giveUpAfterMs);
+    await this.done;
+    clearTimeout(t);
+  }
+
+  /** Stop at once (the push in progress is left as it is). */
+  abort(): void {
+    this.stopNew = true;
+    this.giveUp = true;
+  }
+
+  private async loop(): Promise<void> {
+    for (let index = 0; !this.stopNew; index++) {
+      await this.one(index);
+      if (!this.stopNew) await sleep(this.o.intervalMs);
+    }
+  }
+
+  private async one(index: number): Promise<void> {
+    const pushId = `${this.o.id}-${index}`;
+    const trace: Attempt[] = [];
+    this.traces.set(pushId, trace);
+    const op: ProducerOp = { producer: this.o.id, index, pushId, outcome: 'refused', attempts: 0 };
+    this.ops.push(op);
+    let anyUnknown = false;
+    for (;;) {
+      const ch = this.o.channels[this.target % this.o.channels.length]!;
+      const at = Date.now();
+      op.attempts = (op.attempts ?? 0) + 1;
+      this.attempts++;
+      const a = await ch.push(
+        {
+          targetType: 'openid',
+          targetId: this.o.openid,
+          msgType: 'nemesis',
+          title: this.o.id,
+          content: pushId,
+          metadata: { producer: this.o.id, index: String(index) },
+        },
+        pushId,
+      );
+      trace.push({
+        at,
+        ms: Date.now() - at,
+        target: ch.target,
+        result: a.kind === 'refused' ? `refused ${a.errorCode}: ${a.message}` : `${a.kind} ${a.message}`,
+      });
+      if (a.kind === 'accepted') {
+        op.outcome = 'accepted';
+        if (a.seq !== undefined) op.seq = a.seq;
+        this.acceptedAt.push(Date.now());
+        return;
+      }
+      if (a.kind === 'unknown') {
+        anyUnknown = true;
+        this.unknownAttempts++;
+      }
+      op.outcome = (anyUnknown ? 'unknown' : 'refused') as Outcome;
+      // The other gateway may be the one serving now.
+      if (a.kind === 'unknown' || a.errorCode === 'UNAVAILABLE') this.target++;
+      if (this.giveUp) return;
+      await sleep(this.o.retryDelayMs ?? 100);
+      if (this.giveUp) return;
+    }
+  }
+}
