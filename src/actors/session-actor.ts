@@ -118,10 +118,6 @@ export class SessionActor {
   get isFailed(): boolean {
     return this.failed;
   }
-  /** Links the actor holds (the current one, and one being taken over). */
-  get linkCount(): number {
-    return this.links.size;
-  }
   /** The XState state value, e.g. { active: { phase: 'normal', link: 'attached' } }. */
   get stateValue(): unknown {
     return this.actor.getSnapshot().value;
