@@ -8,8 +8,8 @@
  * Why a session event store did not happen (or may not have happened):
  * - FENCED: the log refused the write because someone else wrote the session
  *   since (expected-last-sequence), or this node's serving lease may have lapsed.
- * - STORE_TIMEOUT: not confirmed within `nats.store_timeout`; it may still have
- *   been stored, so the session must be rebuilt from the log before it is used.
+ * - STORE_TIMEOUT: not confirmed within `nats.store_timeout`: whoever waits is
+ *   answered now (UNAVAILABLE), while the store goes on (`later`).
  * - RECORD_TOO_LARGE: one event alone exceeds the log's message limit.
  * - LOG_CLOSED: the process is shutting down.
  */
@@ -17,12 +17,21 @@ export type StoreErrorCode = 'FENCED' | 'STORE_TIMEOUT' | 'RECORD_TOO_LARGE' | '
 
 export class StoreError extends Error {
   override name = 'StoreError';
+  /**
+   * STORE_TIMEOUT only: the store goes on being retried; this settles with its
+   * final outcome (resolves once stored, rejects with the StoreError that ends it).
+   */
+  readonly later?: Promise<void>;
   constructor(
     readonly code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; later?: Promise<void> },
   ) {
     super(message, options);
+    if (options?.later) {
+      this.later = options.later;
+      options.later.catch(() => {}); // observed by whoever waits on it; never an unhandled rejection
+    }
   }
 }
 

@@ -179,7 +179,12 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     const inspector = cfg.inspector.enabled ? new SessionInspector() : null;
     const observers = composeObservers(metrics.observers, inspector, opts.observers);
     const system = new SessionSystem({
-      config: sessionConfigOf(cfg),
+      config: cluster
+        ? {
+            ...sessionConfigOf(cfg),
+            maxFrameBytes: Math.min(cfg.server.maxFrameBytes, cluster.log.maxFrameBytes),
+          }
+        : sessionConfigOf(cfg),
       route: (a) => routing.serviceFor(a),
       helloService: HELLO_SERVICE,
       upstream: {

@@ -5,6 +5,7 @@
  * and nothing after a store of events runs before that store completes.
  */
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
+import { isStoreError } from '../errors.js';
 import {
   nextDeadline,
   type PushItem,
@@ -70,6 +71,8 @@ export class SessionActor {
   private ended = false;
   private failed = false;
   private pendingPushes: PushItem[] = [];
+  /** Requests answered ERROR 503 while their store was slow: closed with a stored 503 once it is through. */
+  private abandonedRequests: number[] = [];
 
   constructor(
     sessionId: string,
@@ -288,7 +291,7 @@ export class SessionActor {
 
   private onEffect(effect: SessionEffect): void {
     this.deps.observe?.(this, effect);
-    if (this.blocked) this.backlog.push(effect);
+    if (this.blocked && !(effect.type === 'send' && effect.control)) this.backlog.push(effect);
     else this.run(effect);
   }
 
@@ -297,17 +300,7 @@ export class SessionActor {
       case 'events': {
         const stored = this.deps.log.append(this.sessionId, effect.events);
         if (stored) {
-          const blocked: Promise<void> = stored.then(
-            () => {
-              if (this.blocked === blocked) this.unblock();
-            },
-            (err: unknown) => {
-              if (this.failed) return;
-              this.deps.onError?.(this, err);
-              this.fail(err);
-            },
-          );
-          this.blocked = blocked;
+          this.waitFor(stored);
         }
         return;
       }
@@ -333,6 +326,63 @@ export class SessionActor {
         this.deps.onEnded(this, effect.reason);
         return;
     }
+  }
+
+  /** Hold every later effect until `stored` settles. */
+  private waitFor(stored: Promise<void>): void {
+    const blocked: Promise<void> = stored.then(
+      () => {
+        if (this.blocked === blocked) this.unblock();
+      },
+      (err: unknown) => {
+        if (this.failed || this.blocked !== blocked) return;
+        if (isStoreError(err, 'STORE_TIMEOUT') && err.later) {
+          this.answerWhileSlow();
+          this.waitFor(err.later);
+          return;
+        }
+        this.deps.onError?.(this, err);
+        this.fail(err);
+      },
+    );
+    this.blocked = blocked;
+  }
+
+  /**
+   * A store is slow (the log is unreachable): nobody may wait on it for long.
+   * Producers waiting are answered UNAVAILABLE now (the push may still be
+   * stored and delivered later: a producer retrying with its push_id gets no
+   * duplicate), and client requests waiting get ERROR 503 now; if the store
+   * goes through after all, those requests are closed with a stored ERROR 503
+   * instead of being forwarded late. Frames stay held until the store settles.
+   */
+  private answerWhileSlow(): void {
+    const refused: PushResult = {
+      ok: false,
+      errorCode: 'UNAVAILABLE',
+      message: '503 event log unavailable: push not confirmed stored',
+    };
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < this.backlog.length; i++) {
+      const effect = this.backlog[i]!;
+      if (effect.type === 'replies') {
+        for (const [reply, result] of effect.replies) reply(result.ok ? refused : result);
+        this.backlog[i] = MERGED;
+      } else if (effect.type === 'upstream') {
+        frames.push(
+          controlErrorFrame(
+            effect.msgId,
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            'event log unavailable',
+            'retry the request',
+          ),
+        );
+        this.abandonedRequests.push(effect.clientSeq);
+        this.backlog[i] = MERGED;
+      }
+    }
+    const link = this.links.get(this.linkId);
+    if (frames.length > 0) link?.send(frames);
   }
 
   /**
@@ -363,6 +413,19 @@ export class SessionActor {
         this.run(events === effect.events ? effect : { type: 'events', events });
       } else {
         this.run(effect);
+      }
+    }
+    if (this.abandonedRequests.length > 0 && !this.blocked && !this.failed) {
+      const seqs = this.abandonedRequests;
+      this.abandonedRequests = [];
+      for (const clientSeq of seqs) {
+        this.send({
+          type: 'UPSTREAM_FAILED',
+          clientSeq,
+          code: ErrorCode.UPSTREAM_UNAVAILABLE,
+          message: 'event log unavailable',
+          detail: 'the request was accepted while session state could not be stored; retry it',
+        });
       }
     }
   }

@@ -82,7 +82,12 @@ export interface PushItem {
 
 export type SessionEffect =
   | { type: 'events'; events: SessionEvent[] }
-  | { type: 'send'; linkId: number; frames: Uint8Array[] }
+  /**
+   * `control`: only control frames (seq 0: heartbeat answers, protocol
+   * errors), no stored event behind them, so they need not wait for an
+   * earlier store (nothing reliable is reordered by sending them first).
+   */
+  | { type: 'send'; linkId: number; frames: Uint8Array[]; control?: boolean }
   | { type: 'close'; linkId: number; code: number; reason: string }
   | { type: 'upstream'; service: string; clientSeq: number; msgId: number; request: UpstreamRequest }
   /** Answers to the producers of one PUSH batch, in order. */
@@ -194,8 +199,15 @@ function flush(out: Outbox, enqueue: Enqueue, now: number): void {
   const { ctx } = out;
   if (out.events.length > 0) enqueue.emit({ type: 'events', events: out.events });
   if (ctx.s.attached && ctx.linkId !== 0) {
+    const controlOnly = out.events.length === 0 && out.frames.length;
     for (const e of ctx.s.queue.takeUnsent(now)) out.frames.push(e.frame);
-    if (out.frames.length > 0) enqueue.emit({ type: 'send', linkId: ctx.linkId, frames: out.frames });
+    if (out.frames.length > 0) {
+      enqueue.emit(
+        controlOnly === out.frames.length
+          ? { type: 'send', linkId: ctx.linkId, frames: out.frames, control: true }
+          : { type: 'send', linkId: ctx.linkId, frames: out.frames },
+      );
+    }
   }
   for (const effect of out.after) enqueue.emit(effect);
 }
@@ -373,6 +385,7 @@ export const sessionMachine = setup({
         type: 'send',
         linkId: context.linkId,
         frames: [heartbeatRespFrame(e.msgId, e.clientTimestamp, e.now)],
+        control: true,
       });
     }),
     handleBusiness: enqueueActions(({ context, event, enqueue }) => {

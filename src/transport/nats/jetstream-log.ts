@@ -23,11 +23,13 @@
  *   does every later append of that session here, until it is reloaded. A
  *   write is not even attempted once `mayWrite()` says the serving lease may
  *   have lapsed.
- * - A failed publish (server down, timeout) is retried until `storeTimeoutMs`;
- *   then the append fails with STORE_TIMEOUT (it may still have been stored).
- *   The actor keeps everything after an append (frames, producer answers) until
- *   it is stored, and drops it all when it fails, so nothing is acknowledged
- *   that could be lost. Producers are refused with 503 meanwhile (`available()`).
+ * - A failed publish (server down, timeout) is retried (same msg id) until it
+ *   is stored, fenced or the log closes. After `storeTimeoutMs` the append's
+ *   waiters are told STORE_TIMEOUT (so producers and clients get an answer),
+ *   and the error's `later` tells them the final outcome. The actor keeps
+ *   everything after an append (frames, producer answers) until it is stored,
+ *   and drops it all when it fails, so nothing is acknowledged that could be
+ *   lost. Producers are refused with 503 meanwhile (`available()`).
  * - Bounded records: no message exceeds the server's max_payload. A batch of
  *   events too large for one message goes out as several, in order; a snapshot
  *   too large for one message is stored in parts (event-codec.ts), and what
@@ -413,17 +415,33 @@ export class JetStreamEventLog implements EventLog {
       chain.lingering = false;
       this.lingering.delete(chain);
     }
-    void this.storeGroups(chain, groups, snapshot).then(
+    const final = this.storeGroups(chain, groups, snapshot).catch((err: unknown) => {
+      throw err instanceof StoreError ? err : new StoreError('LOG_CLOSED', String(err), { cause: err });
+    });
+    // Slow (NATS down, a lost leader): answer whoever waits now; the store itself goes on.
+    let timedOut = false;
+    const timer =
+      waiters.length > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            const e = new StoreError('STORE_TIMEOUT', `not stored within ${this.storeTimeoutMs} ms`, {
+              later: final,
+            });
+            for (const w of waiters) w.reject(e);
+          }, this.storeTimeoutMs)
+        : null;
+    timer?.unref();
+    final.then(
       () => {
-        for (const w of waiters) w.resolve();
+        if (timer) clearTimeout(timer);
+        if (!timedOut) for (const w of waiters) w.resolve();
         this.done(chain);
       },
-      (err: unknown) => {
-        const e =
-          err instanceof StoreError ? err : new StoreError('STORE_TIMEOUT', String(err), { cause: err });
-        chain.waiters = waiters.concat(chain.waiters);
+      (err: StoreError) => {
+        if (timer) clearTimeout(timer);
+        if (!timedOut) chain.waiters = waiters.concat(chain.waiters);
         chain.busy = false;
-        this.fail(chain, e);
+        this.fail(chain, err);
       },
     );
   }
@@ -535,7 +553,7 @@ export class JetStreamEventLog implements EventLog {
 
   /**
    * Store one message, fenced on the chain's last seq; retried (same msg id)
-   * until stored or `storeTimeoutMs`. Resolves with its stream seq.
+   * until stored, fenced or closed. Resolves with its stream seq.
    */
   private async store(chain: Chain, data: Uint8Array, rollup: boolean): Promise<number> {
     if (chain.lastSeq < 0) chain.lastSeq = (await this.lastOnSubject(chain.subject)).seq;
@@ -546,7 +564,6 @@ export class JetStreamEventLog implements EventLog {
     if (rollup) h.set('Nats-Rollup', 'sub');
     this.stats.bytes += data.length;
     this.inflight++;
-    const deadline = performance.now() + this.storeTimeoutMs;
     let delay = 50;
     try {
       for (;;) {
@@ -585,13 +602,8 @@ export class JetStreamEventLog implements EventLog {
           this.failingSince = Date.now();
           this.opts.logger?.warn({ err: failure }, 'event log store failed; retrying (producers get 503)');
         }
-        const left = deadline - performance.now();
-        if (left <= 0)
-          throw new StoreError('STORE_TIMEOUT', `not stored within ${this.storeTimeoutMs} ms`, {
-            cause: failure,
-          });
         this.stats.retries++;
-        await new Promise((r) => setTimeout(r, Math.min(delay, left)));
+        await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 1_000);
       }
     } finally {
