@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, headers, type NatsConnection, nanos } from 'nats';
+import { connect, createInbox, headers, type NatsConnection, nanos } from 'nats';
 import type { GateClient } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
 import type { Gateway } from '../../src/gateway.js';
@@ -28,7 +28,7 @@ describe('NATS pushes share the push_id de-duplication', { timeout: 90_000 }, ()
 
   /** Publish a push for dave with `msgID`; resolves with the stream's ack and the gateway's answer. */
   const publish = async (content: string, msgID: string) => {
-    const to = `producer.answers.${++replies}`;
+    const to = `${createInbox()}.${++replies}`;
     const sub = nc.subscribe(to, { max: 1 });
     const h = headers();
     h.set(REPLY_HEADER, to);
