@@ -50,6 +50,9 @@ async function underLoad(connect: (i: number) => Promise<GateClient>, n: number)
   return {
     clients,
     closes,
+    get ok() {
+      return ok;
+    },
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -62,7 +65,8 @@ describe('graceful drain', () => {
   it('Gateway.close(): sessions closed with 0x12, new connections refused, done in time', async () => {
     const gw = await startTestGateway({ server: { drainTimeoutMs: 5000 } });
     const load = await underLoad((i) => connectClient(gw, `drain-${i}`), 20);
-    await new Promise((r) => setTimeout(r, 300));
+    // Drain only once requests are being answered (a fixed sleep raced a loaded machine).
+    await waitFor(() => load.ok >= 20, 30_000, 'requests answered under load');
     const closing = gw.close();
     // A connection attempt during the drain is refused (0x12), never served.
     const late = connectClient(gw, 'too-late', { connectTimeoutMs: 3000 }).then(

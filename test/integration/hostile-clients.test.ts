@@ -136,7 +136,7 @@ describe('hostile and slow clients', () => {
   });
 
   it('a client that stops reading is cut off with 0x03, not buffered forever; its pushes wait for a resume', async () => {
-    const { gw, stillWorks } = await setup({ server: { maxQueue: 2000 } });
+    const { gw, stillWorks } = await setup({ server: { maxQueue: 2000, maxQueueBytes: 64 * 1024 * 1024 } });
     const r = await RawClient.connect(gw);
     r.start('no-reader');
     await r.nextWhere((p) => p.type === PushType.START_RESP);
