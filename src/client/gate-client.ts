@@ -517,8 +517,9 @@ export class GateClient {
     if (this.opts.autoResume && !final && this.sessionId !== '') {
       // A resume under way handles its own failure (next address, next delay).
       if (this.resuming) return;
-      // A gateway that is shutting down is not the one to try first.
-      if (info.isApp && info.code === CloseCode.SERVER_SHUTDOWN) this.addrIndex++;
+      // A gateway shutting down (0x12) or gone silent (idle timeout: maybe dead) is not tried first.
+      if ((info.isApp && info.code === CloseCode.SERVER_SHUTDOWN) || info.reason === 'idle_timeout')
+        this.addrIndex++;
       this.scheduleReconnect();
       return;
     }
