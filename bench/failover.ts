@@ -5,7 +5,7 @@
  * every session must come back, resumed, on the backup.
  *
  *   npm run bench -- failover [--sessions 10000] [--clients 4] [--idle-ms 3000]
- *                             [--connect-timeout-ms 2000] [--min-ms 100] [--max-ms 5000]
+ *                             [--connect-timeout-ms 5000] [--min-ms 100] [--max-ms 5000]
  *
  * Measured from the kill: when the backup serves, when every session has
  * resumed on it (the value), the distribution of per-session resume times and
@@ -62,6 +62,23 @@ function udpRcvbufErrors(): number {
   }
 }
 
+/** Seconds the process's main thread waited on a run queue (runnable, not running): CPU starvation. */
+function runQueueWaitSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
+function loadAverage1m(): number {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return 0;
+  }
+}
+
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 export async function run(opts: RunOptions = {}): Promise<void> {
@@ -74,7 +91,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
   const client = {
     reconnectMinMs: arg('min-ms', 100),
     reconnectMaxMs: arg('max-ms', 5000),
-    connectTimeoutMs: arg('connect-timeout-ms', 2000),
+    connectTimeoutMs: arg('connect-timeout-ms', 5000),
     idleTimeoutMs: arg('idle-ms', 3000),
   };
   progress(
@@ -153,6 +170,8 @@ export async function run(opts: RunOptions = {}): Promise<void> {
     // Kill -9 the primary; sample the backup's CPU every 500 ms until every session is back.
     const udp0 = udpRcvbufErrors();
     const cpu0 = procCpuSeconds(backupPid);
+    const wait0 = runQueueWaitSeconds(backupPid);
+    const loads: number[] = [];
     const killedAt = Date.now();
     process.kill(primary.child.pid!, 'SIGKILL');
     progress(`primary killed (SIGKILL) at ${new Date(killedAt).toISOString()}`);
@@ -170,6 +189,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       const c = procCpuSeconds(backupPid);
       const pct = (100 * (c - lastCpu)) / ((now - lastT) / 1000);
       cpuTrace.push(Math.round(pct));
+      loads.push(loadAverage1m());
       peakCpu = Math.max(peakCpu, pct);
       lastCpu = c;
       lastT = now;
@@ -180,12 +200,25 @@ export async function run(opts: RunOptions = {}): Promise<void> {
         allMs = Date.now() - killedAt;
         break;
       }
+      if (tick % 2 === 0) {
+        const s = await stats();
+        const f: Record<string, number> = {};
+        for (const x of s) for (const [k, v] of Object.entries(x.failures)) f[k] = (f[k] ?? 0) + v;
+        progress(
+          `    failures ${JSON.stringify(f)}; client loop stall max ${Math.max(...s.map((x) => x.loopDelayMaxMs))} ms`,
+        );
+      }
       if (tick % 2 === 0)
         progress(
           `  +${((Date.now() - killedAt) / 1000).toFixed(1)} s: ${reconnected}/${held} resumed, backup ${servingMs >= 0 ? 'serving' : 'standing by'}, CPU ${Math.round(pct)} %`,
         );
     }
+    const failures: Record<string, number> = {};
+    for (const x of await stats())
+      for (const [k, v] of Object.entries(x.failures)) failures[k] = (failures[k] ?? 0) + v;
     const cpuAll = procCpuSeconds(backupPid) - cpu0;
+    const waitAll = runQueueWaitSeconds(backupPid) - wait0;
+    const loadMax = Math.max(...loads);
     const udpDrops = udpRcvbufErrors() - udp0;
     const results = await Promise.all(
       children.map((c) => c.request<FailoverClientResult>({ type: 'result', since: killedAt })),
@@ -254,9 +287,15 @@ export async function run(opts: RunOptions = {}): Promise<void> {
           'backup CPU peak (500 ms) / mean, % of a core',
           `${Math.round(peakCpu)} / ${Math.round((100 * cpuAll) / window)}`,
         ],
+        [
+          'backup main thread runnable but waiting for a CPU, % of the time',
+          Math.round((100 * waitAll) / window),
+        ],
+        ['load average (1 min), max while measuring', loadMax],
         ['UDP receive-buffer drops (machine)', udpDrops],
         ['pushes after failover accepted / delivered', `${accepted} / ${delivered}`],
         ['setup: sessions connected + logged in, s', round2(setupS)],
+        ...Object.entries(failures).map(([k, v]): [string, number] => [`failed attempts: ${k}`, v]),
       ],
     );
     emitResult({
@@ -271,8 +310,11 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       resumeMs: { p50: p(r, 50), p99: p(r, 99), max: r[r.length - 1] },
       failedAttempts: { p50: p(a, 50), p99: p(a, 99), max: a[a.length - 1] },
       backupCpuPercent: { peak500ms: Math.round(peakCpu), mean: Math.round((100 * cpuAll) / window) },
+      backupRunQueueWaitPercent: Math.round((100 * waitAll) / window),
+      loadAverageMax: loadMax,
       udpRcvbufDrops: udpDrops,
       pushesAfter: { accepted, delivered },
+      failures,
       reconnectsBeforeKill,
       setupSeconds: round2(setupS),
       client,

@@ -8,6 +8,7 @@
  *   result { since }                                    -> FailoverClientResult
  *   close                                               -> {}
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GateClient, type GateClientOptions } from '../../src/client/gate-client.js';
 import { serveChild } from './child.js';
 
@@ -29,6 +30,10 @@ export interface FailoverClientStats {
   newSessions: number;
   /** NOTIFYs delivered, all sessions. */
   notifies: number;
+  /** Failed reconnect attempts by reason. */
+  failures: Record<string, number>;
+  /** Longest event-loop stall since the previous stats, ms. */
+  loopDelayMaxMs: number;
 }
 
 export interface FailoverClientResult {
@@ -47,6 +52,21 @@ interface Held {
   /** Times (Date.now()) of every reconnect, with its attempts and whether it resumed. */
   events: Array<{ at: number; attempts: number; resumed: boolean }>;
 }
+
+/** Why reconnect attempts failed (error message, digits folded), counted. */
+const failures = new Map<string, number>();
+const resumeOriginal = GateClient.prototype.resume;
+GateClient.prototype.resume = async function (this: GateClient): Promise<void> {
+  try {
+    await resumeOriginal.call(this);
+  } catch (e) {
+    const why = String((e as Error).message).replace(/\d+/g, 'N');
+    failures.set(why, (failures.get(why) ?? 0) + 1);
+    throw e;
+  }
+};
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 
 let init: FailoverClientInit | null = null;
 const held: Held[] = [];
@@ -123,13 +143,17 @@ serveChild(
           for (const e of h.events) if (!e.resumed) newSessions++;
           if (firstSince(h, since)) reconnected++;
         }
-        return {
+        const out = {
           connected: held.length,
           reconnected,
           reconnects,
           newSessions,
           notifies,
+          failures: Object.fromEntries(failures),
+          loopDelayMaxMs: Math.round(loopDelay.max / 1e6),
         } satisfies FailoverClientStats;
+        loopDelay.reset();
+        return out;
       }
       case 'result': {
         const t = Number(body['since']);
