@@ -33,6 +33,8 @@ export interface GatewayCounters {
   packetsSent: number;
   packetsReceived: number;
   packetsLost: number;
+  /** Holds the serving lease (always true without backup.enabled). */
+  serving: boolean;
 }
 
 let gateway: Gateway | null = null;
@@ -59,6 +61,7 @@ function counters(): GatewayCounters | object {
     packetsSent: k.packetsSent,
     packetsReceived: k.packetsReceived,
     packetsLost: k.packetsLost,
+    serving: gateway.serving,
   } satisfies GatewayCounters;
 }
 

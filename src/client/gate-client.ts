@@ -23,6 +23,7 @@ import {
 import { encodeFrame, FrameDecoder } from '../transport/quic/framing.js';
 import { connectQuic } from '../transport/quic/index.js';
 import type { CloseInfo, StreamConnection } from '../transport/quic/types.js';
+import { Backoff } from './backoff.js';
 
 export interface GateClientOptions {
   host: string;
@@ -43,11 +44,31 @@ export interface GateClientOptions {
   heartbeat?: boolean;
   ackEvery?: number;
   ackDelayMs?: number;
-  /** Reconnect and resume after an unexpected connection loss (default false). */
+  /**
+   * Reconnect and resume after an unexpected connection loss (default false).
+   * Attempts wait a full-jitter exponential backoff: attempt k (from 0) waits a
+   * random delay in [0, min(reconnectMaxMs, reconnectMinMs * 2^k)); the first
+   * one too, so the clients of a failed gateway do not all come back at once.
+   * A failed attempt moves to the next of `addresses`; a resume resets it.
+   */
   autoResume?: boolean;
+  /** Upper bound of the first reconnect delay, ms (default 100). */
+  reconnectMinMs?: number;
+  /** Cap of the reconnect delay, ms (default 5000). */
+  reconnectMaxMs?: number;
+  /** @deprecated Use `reconnectMinMs` (an alias of it). */
   resumeDelayMs?: number;
+  /** QUIC handshake timeout, also the START timeout, ms (default 10000). */
   connectTimeoutMs?: number;
+  /** QUIC idle timeout, ms (default 30000): how soon a silent gateway is declared lost. */
   idleTimeoutMs?: number;
+}
+
+/** After an automatic or manual resume: `resumed` false means the gateway started a new session. */
+export interface ReconnectInfo {
+  resumed: boolean;
+  /** Failed attempts before this one since the connection was lost. */
+  attempts: number;
 }
 
 export interface Answer {
@@ -84,6 +105,7 @@ interface PendingRequest {
 }
 
 const EMPTY = new Uint8Array(0);
+const DEFAULT_IDLE_MS = 30_000;
 
 export class GateClient {
   sessionId = '';
@@ -110,6 +132,9 @@ export class GateClient {
   private stopped = false;
   private addrIndex = 0;
   private resuming: Promise<void> | null = null;
+  private readonly backoff: Backoff;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly reconnectListeners = new Set<(info: ReconnectInfo) => void>();
   private readonly deliveredListeners = new Set<(d: Delivered) => void>();
   private readonly closeListeners = new Set<(info: CloseInfo) => void>();
   private readonly notifyQueue: Notify[] = [];
@@ -117,6 +142,8 @@ export class GateClient {
 
   private constructor(private readonly opts: GateClientOptions) {
     this.decoder = new FrameDecoder(opts.maxFrameBytes ?? 1024 * 1024);
+    const minMs = opts.reconnectMinMs ?? opts.resumeDelayMs ?? 100;
+    this.backoff = new Backoff({ minMs, maxMs: Math.max(minMs, opts.reconnectMaxMs ?? 5000) });
   }
 
   /** Connect and START a session (new, or resumed if the gateway still has it). */
@@ -142,6 +169,12 @@ export class GateClient {
   onClose(fn: (info: CloseInfo) => void): () => void {
     this.closeListeners.add(fn);
     return () => this.closeListeners.delete(fn);
+  }
+
+  /** After every successful resume(), automatic ones included. */
+  onReconnect(fn: (info: ReconnectInfo) => void): () => void {
+    this.reconnectListeners.add(fn);
+    return () => this.reconnectListeners.delete(fn);
   }
 
   /** The next NOTIFY (buffered in order if none is awaited). */
@@ -225,6 +258,7 @@ export class GateClient {
   /** End the session for good (STOP); resolves when the gateway closed the connection. */
   async stop(reason = 1): Promise<void> {
     this.stopped = true;
+    this.cancelReconnect();
     const conn = this.conn;
     if (!conn || conn.closed) return;
     this.ackNow();
@@ -236,6 +270,7 @@ export class GateClient {
   /** Drop the connection without STOP: the session stays resumable on the gateway. */
   close(code: number = CloseCode.NO_ERROR): void {
     this.stopped = true;
+    this.cancelReconnect();
     this.clearTimers();
     this.conn?.close(code, 'client close');
     this.failAll(new Error('client closed'));
@@ -245,6 +280,7 @@ export class GateClient {
   async resume(): Promise<void> {
     if (this.resuming) return this.resuming;
     this.stopped = false;
+    this.cancelReconnect();
     this.resuming = (async () => {
       if (this.conn && !this.conn.closed) this.conn.close(CloseCode.NO_ERROR, 'resume');
       try {
@@ -253,6 +289,9 @@ export class GateClient {
         this.addrIndex++; // next attempt goes to the next gateway of `addresses`
         throw err;
       }
+      const info: ReconnectInfo = { resumed: this.resumed, attempts: Math.max(0, this.backoff.attempts - 1) };
+      this.backoff.reset();
+      for (const fn of this.reconnectListeners) fn(info);
     })().finally(() => {
       this.resuming = null;
     });
@@ -271,31 +310,38 @@ export class GateClient {
       serverName: o.serverName,
       connectTimeoutMs: o.connectTimeoutMs,
       idleTimeoutMs: o.idleTimeoutMs,
-      keepAliveMs: 10_000,
+      // Below the idle timeout, so an idle session is not dropped by a short one.
+      keepAliveMs: Math.min(10_000, Math.floor((o.idleTimeoutMs ?? DEFAULT_IDLE_MS) / 2)),
     });
     this.conn = conn;
     this.decoder = new FrameDecoder(o.maxFrameBytes ?? 1024 * 1024);
     conn.onData = (chunk) => this.onData(conn, chunk);
     conn.onClose = (info) => this.onConnClose(conn, info);
-    const resp = StartResponse.decode(
-      (
-        await this.control(
-          RequestType.START,
-          StartRequest.encode({
-            openid: o.openid,
-            authToken: o.authToken ?? '',
-            lastAckedSeqId: this.lastDelivered,
-          }),
-          o.connectTimeoutMs ?? 10_000,
-        )
-      ).payload,
-    );
-    if (!resp.success) {
-      const err = resp.error;
-      throw new GateError(
-        (err?.errorCode ?? ErrorCode.UNAUTHENTICATED) as ErrorCode,
-        err?.errorMessage ?? 'START refused',
+    let resp: StartResponse;
+    try {
+      resp = StartResponse.decode(
+        (
+          await this.control(
+            RequestType.START,
+            StartRequest.encode({
+              openid: o.openid,
+              authToken: o.authToken ?? '',
+              lastAckedSeqId: this.lastDelivered,
+            }),
+            o.connectTimeoutMs ?? 10_000,
+          )
+        ).payload,
       );
+      if (!resp.success) {
+        const err = resp.error;
+        throw new GateError(
+          (err?.errorCode ?? ErrorCode.UNAUTHENTICATED) as ErrorCode,
+          err?.errorMessage ?? 'START refused',
+        );
+      }
+    } catch (err) {
+      if (!conn.closed) conn.close(CloseCode.NO_ERROR, 'START failed');
+      throw err;
     }
     this.sessionId = resp.sessionId;
     this.zone = resp.zone;
@@ -467,15 +513,32 @@ export class GateClient {
     const final =
       this.stopped ||
       (info.isApp && (info.code === CloseCode.UNAUTHENTICATED || info.code === CloseCode.SESSION_TAKEN_OVER));
-    if (this.opts.autoResume && !final) {
-      const retry = (): void => {
-        if (this.stopped) return;
-        this.resume().catch(() => setTimeout(retry, this.opts.resumeDelayMs ?? 200).unref());
-      };
-      setTimeout(retry, this.opts.resumeDelayMs ?? 50).unref();
+    // Only a session that was started once is resumed (a failing connect() just throws).
+    if (this.opts.autoResume && !final && this.sessionId !== '') {
+      // A resume under way handles its own failure (next address, next delay).
+      if (this.resuming) return;
+      // A gateway shutting down (0x12) or gone silent (idle timeout: maybe dead) is not tried first.
+      if ((info.isApp && info.code === CloseCode.SERVER_SHUTDOWN) || info.reason === 'idle_timeout')
+        this.addrIndex++;
+      this.scheduleReconnect();
       return;
     }
-    if (final || !this.opts.autoResume) this.failAll(new ClientClosedError(info));
+    this.failAll(new ClientClosedError(info));
+  }
+
+  /** One reconnect attempt after the next backoff delay (jittered, the first one too); retried until stopped. */
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.stopped) this.resume().catch(() => this.scheduleReconnect());
+    }, this.backoff.next());
+    this.reconnectTimer.unref();
+  }
+
+  private cancelReconnect(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
   }
 
   private failAll(err: Error): void {

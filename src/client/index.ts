@@ -1,6 +1,7 @@
 /** The client-side API: the session SDK and the upstream push client. */
 
 export { CloseCode, ErrorCode, GateError, NotifySyncHint, PushType, RequestType } from '../protocol/codes.js';
+export { Backoff, type BackoffOptions } from './backoff.js';
 export {
   type Answer,
   ClientClosedError,
@@ -8,5 +9,6 @@ export {
   GateClient,
   type GateClientOptions,
   type Notify,
+  type ReconnectInfo,
 } from './gate-client.js';
 export { PushClient } from './push-client.js';
