@@ -21,6 +21,8 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 interface Loaded {
   clients: GateClient[];
   closes: CloseInfo[];
+  /** Requests answered so far. */
+  readonly ok: number;
   stop(): Promise<{ ok: number; failed: number }>;
 }
 
