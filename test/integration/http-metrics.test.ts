@@ -101,6 +101,13 @@ describe('Prometheus metrics', () => {
     assert.equal(pushed.ok, true);
     await c.nextNotify();
     c.ackNow();
+    // The ACK reaches the gateway asynchronously: wait for the session to have applied it (an
+    // earlier answer's ACK alone can already satisfy the round-trip condition below).
+    await waitFor(
+      () => gw.system.findByOpenid('m-alice')?.state.queue.size === 0,
+      10_000,
+      'the ACK of every push applied',
+    );
 
     const text = await scrapeUntil(
       gw,
