@@ -232,32 +232,34 @@ export async function run(opts: RunOptions = {}): Promise<void> {
     const a = sortedCopy(attempts);
     if (missing === 0) allMs = r[r.length - 1]!;
     progress(
-      `${resumeMs.length}/${held} resumed${missing ? `, ${missing} MISSING` : ''}; last at +${allMs} ms; ` +
+      `${resumeMs.length}/${held} resumed${missing ? `, ${missing} MISSING after ${WAIT_ALL_MS / 1000} s` : `; last at +${allMs} ms`}; ` +
         `backup CPU per 500 ms: ${cpuTrace.join(' ')}`,
     );
 
-    // Every session live on the backup: one NOTIFY each through its push API.
+    // Every session live on the backup: one NOTIFY each through its push API (only when all
+    // came back: a starved backup may not answer the producer in time).
     const producer = new PushClient(`127.0.0.1:${backup.ready.grpcPort}`, 60_000);
     const notified0 = sum((await stats()).map((x) => x.notifies));
     let accepted = 0;
-    for (let k = 0; k < nChildren; k++) {
+    for (let k = 0; k < nChildren && missing === 0; k++) {
       const count = Math.floor(n / nChildren) + (k < n % nChildren ? 1 : 0);
       for (let i = 0; i < count; i += 1000) {
         const targets = Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({
           targetType: 'openid',
           targetId: `fo${k}-${i + j}`,
         }));
-        const res = await producer.batch({
-          targets,
-          msgType: 'bench',
-          title: 'after failover',
-          content: 'x',
-        });
+        const res = await producer
+          .batch({ targets, msgType: 'bench', title: 'after failover', content: 'x' })
+          .catch((e: Error) => {
+            progress(`  push batch failed: ${e.message}`);
+            return { successCount: 0 };
+          });
         accepted += res.successCount;
       }
     }
     let delivered = 0;
-    for (let i = 0; i < 120; i++) {
+    // (Sessions still missing would hold their push queued: do not wait for those.)
+    for (let i = 0; i < 120 && missing === 0; i++) {
       delivered = sum((await stats()).map((x) => x.notifies)) - notified0;
       if (delivered >= accepted) break;
       await sleep(250);
@@ -300,7 +302,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
     );
     emitResult({
       scenario: 'failover',
-      value: allMs,
+      value: missing === 0 ? allMs : WAIT_ALL_MS, // not every session back within the wait: its length
       baseline: servingMs,
       unit: `ms from kill -9 of the primary to every one of ${held} SDK sessions resumed on the backup (baseline: kill -> backup serving)`,
       sessions: held,
