@@ -1,5 +1,5 @@
 /**
- * The overload protector (seed 5.5, PROTOCOL.md section 6): the `Admission` the
+ * The overload protector (seed 5.5, docs/protocol.md section 6): the `Admission` the
  * client listener asks before serving a connection or a BUSINESS request.
  *
  * - Connections: at most `max_connections` (the listener answers ERROR 429 and closes 0x03).

@@ -1,5 +1,5 @@
 /**
- * The only things a session actor holds (ARCHITECTURE.md, "Ports"). Adapters in
+ * The only things a session actor holds (docs/architecture.md, "Ports"). Adapters in
  * src/transport implement them; tests can implement them in memory.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The actor system: spawns one SessionActor per session, indexes them by session
- * id and by openid, decides new session / resume / takeover on START (PROTOCOL.md
+ * id and by openid, decides new session / resume / takeover on START (docs/protocol.md
  * section 4), and routes producer pushes to the right actor.
  */
 import { randomUUID } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * START authentication (PROTOCOL.md section 4.2): none, HS256 JWT with
+ * START authentication (docs/protocol.md section 4.2): none, HS256 JWT with
  * `sub` = openid and a required `exp` (30 s leeway), or a custom authenticator.
  * Tokens are never logged; failures carry a reason safe to log and to send.
  */

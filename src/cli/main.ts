@@ -2,7 +2,7 @@
 /**
  * gatesvr: run the gateway (default), the demo upstreams, or a terminal client.
  *
- *   gatesvr [--config FILE] [flags]        the gateway (PROTOCOL.md section 7)
+ *   gatesvr [--config FILE] [flags]        the gateway (docs/protocol.md section 7)
  *   gatesvr demo-upstreams [--host H] [--hello PORT] [--business PORT] [--zone PORT]
  *   gatesvr client --openid ID [options] <action> [key=value ...]
  *   gatesvr push --openid ID --content TEXT [--grpc-target HOST:PORT]

@@ -31,7 +31,7 @@ export interface ServerConfig {
   maxFrameBytes: number;
   /** Per-session byte budget of pending reliable pushes (queued, unacked, held); more is QUEUE_FULL. */
   maxQueueBytes: number;
-  /** A repeated producer push_id within this window is delivered once (PROTOCOL.md v1.1). */
+  /** A repeated producer push_id within this window is delivered once (docs/protocol.md v1.1). */
   pushDedupWindowMs: number;
   heartbeatIntervalMs: number;
   idleTimeoutMs: number;

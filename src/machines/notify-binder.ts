@@ -1,5 +1,5 @@
 /**
- * Notify binding (PROTOCOL.md section 5, "Notify ordering"). Pure.
+ * Notify binding (docs/protocol.md section 5, "Notify ordering"). Pure.
  *
  * A notify bound BEFORE/AFTER the answer to client seq `s` waits here while `s`
  * is in flight. When the answer comes, BEFORE notifies go right before it and

@@ -1,5 +1,5 @@
 /**
- * The per-session ordered queue of reliable pushes (PROTOCOL.md section 3).
+ * The per-session ordered queue of reliable pushes (docs/protocol.md section 3).
  * Pure: no timers, no I/O; time comes in as arguments.
  *
  * Entries are always the contiguous seqs lastAcked+1 .. nextSeq-1, so the queue

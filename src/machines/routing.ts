@@ -1,5 +1,5 @@
 /**
- * Action -> upstream service routing (PROTOCOL.md section 5, seed 3.2.2 / 5.2).
+ * Action -> upstream service routing (docs/protocol.md section 5, seed 3.2.2 / 5.2).
  * Pure: no I/O. Actions are matched lower-cased.
  */
 
@@ -52,7 +52,7 @@ export function createRoutingTable(overrides?: Record<string, string>): RoutingT
   };
 }
 
-/** True for the hello service: the only one allowed before login (PROTOCOL.md 4.3). */
+/** True for the hello service: the only one allowed before login (docs/protocol.md 4.3). */
 export function isHelloService(service: string): boolean {
   return service === HELLO_SERVICE;
 }

@@ -1,7 +1,7 @@
 /**
  * The session machine (XState v5): INITED -> NORMAL -> CLOSED, with the link
  * attached or detached, client seq rules, ordered reliable pushes, ACKs,
- * retransmission and notify binding. PROTOCOL.md sections 3 and 4.
+ * retransmission and notify binding. docs/protocol.md sections 3 and 4.
  *
  * Pure: the machine does no I/O and reads no clock. Time arrives in every event
  * (`now`); what must happen in the world leaves as emitted effects (send frames,

@@ -1,4 +1,4 @@
-/** Codes of PROTOCOL.md section 6. */
+/** Codes of docs/protocol.md section 6. */
 
 export const ErrorCode = {
   BAD_REQUEST: 400,

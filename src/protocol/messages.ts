@@ -1,5 +1,5 @@
 /**
- * Protobuf messages of PROTOCOL.md sections 2 and 5, loaded by reflection from
+ * Protobuf messages of docs/protocol.md sections 2 and 5, loaded by reflection from
  * proto/*.proto (protobufjs generates the encoders at load time; ~0.6 µs per
  * encode+decode of a ClientRequest here, so static code brings nothing).
  * uint64 fields decode as JS numbers: seqs stay far below 2^53.

@@ -56,7 +56,7 @@ export interface ClientListenerOptions {
 }
 
 /**
- * PROTOCOL.md section 1 (v1.1): until a successful START_RESP has been sent on
+ * docs/protocol.md section 1 (v1.1): until a successful START_RESP has been sent on
  * the connection, a frame above this (or max_frame_bytes, if smaller) is a
  * protocol error, refused from its length prefix without buffering its body.
  */

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md section 3: an ACK (or a resuming START's last_acked_seq_id) above
+ * docs/protocol.md section 3: an ACK (or a resuming START's last_acked_seq_id) above
  * the highest seq sent is clamped, so pushes queued while detached and never
  * sent survive any value.
  */

@@ -1,5 +1,5 @@
 /**
- * START authentication over real QUIC (PROTOCOL.md section 4.2): HS256 JWT with
+ * START authentication over real QUIC (docs/protocol.md section 4.2): HS256 JWT with
  * sub = openid and exp; failures answer START_RESP success=false + ERROR 401 and
  * close 0x02; a resume needs a valid token too; tokens never reach the log.
  */

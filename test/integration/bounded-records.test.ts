@@ -1,5 +1,5 @@
 /**
- * Bounded NATS records and outages (PROTOCOL.md v1.1, section 7), against a real
+ * Bounded NATS records and outages (docs/protocol.md v1.1, section 7), against a real
  * nats-server:
  * - 700 pushes of 2 KB to an offline user: every one answered and accepted, no
  *   message above the server's max_payload (the snapshot goes out in parts), and

@@ -1,6 +1,6 @@
 /**
  * Reliable ordered delivery over real QUIC and the real GatewayService gRPC API
- * (PROTOCOL.md sections 3, 4 and 5): seqs, ACK, retransmission, resume,
+ * (docs/protocol.md sections 3, 4 and 5): seqs, ACK, retransmission, resume,
  * takeover, expiry, notify binding, duplicates, QUEUE_FULL.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Graceful drain (PROTOCOL.md section 7): on SIGTERM (or Gateway.close()) the
+ * Graceful drain (docs/protocol.md section 7): on SIGTERM (or Gateway.close()) the
  * gateway stops accepting, flushes, closes every session with 0x12 and exits 0
  * within server.drain_timeout — here under load, over real QUIC and gRPC.
  */

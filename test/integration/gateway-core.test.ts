@@ -1,6 +1,6 @@
 /**
  * The core gateway over real QUIC with real gRPC demo upstreams on loopback
- * (PROTOCOL.md sections 1, 2, 4, 5, 6).
+ * (docs/protocol.md sections 1, 2, 4, 5, 6).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

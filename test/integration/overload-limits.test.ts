@@ -1,5 +1,5 @@
 /**
- * Overload limits over real QUIC (PROTOCOL.md section 6): each is tripped and
+ * Overload limits over real QUIC (docs/protocol.md section 6): each is tripped and
  * answered with its code while another session keeps working.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md section 1 (v1.1): before a successful START_RESP, a frame longer
+ * docs/protocol.md section 1 (v1.1): before a successful START_RESP, a frame longer
  * than 16 KiB is a protocol error, refused from its length prefix (ERROR 413,
  * close 0x01) without buffering its body; afterwards max_frame_bytes applies.
  * Another session is unaffected.

@@ -15,7 +15,7 @@
  * id they arrived on. A seq is "reused" when one (session id, seq) carried two
  * different pushes — seen on the wire even if the SDK dropped the second.
  *
- * Rules checked (PROTOCOL.md sections 3, 5 and 7):
+ * Rules checked (docs/protocol.md sections 3, 5 and 7):
  * - lost: accepted but never delivered;
  * - duplicated: one push delivered more than once (under two seqs);
  * - reused_seqs: one (session id, seq) carrying two different pushes;

@@ -1,6 +1,6 @@
 /**
  * A nemesis producer: pushes to one openid over the gRPC GatewayService, one push
- * at a time, each with its own `push_id` (UnicastPushRequest field 10, PROTOCOL.md
+ * at a time, each with its own `push_id` (UnicastPushRequest field 10, docs/protocol.md
  * v1.1), retrying the same `push_id` until it is accepted: after a timeout (the
  * outcome is unknown), a gRPC failure, or an answer "nothing accepted"
  * (UNAVAILABLE, QUEUE_FULL, …), moving to the other gateway on UNAVAILABLE and

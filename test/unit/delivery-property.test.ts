@@ -1,5 +1,5 @@
 /**
- * Model-based property test of reliable delivery (PROTOCOL.md section 3) against
+ * Model-based property test of reliable delivery (docs/protocol.md section 3) against
  * the real session machine: random interleavings of producer pushes, client
  * ACKs, timer ticks, dead links, drops, resumes and takeovers. Whatever happens,
  * the client's record is exactly 1..n in order with no gap and no duplicate,

@@ -1,7 +1,7 @@
 /**
  * Idempotent pushes (push_id and its time window), oversize pushes and answers
  * (max_frame_bytes) and the byte budget (max_queue_bytes), on the pure machine
- * and its events (PROTOCOL.md section 5, v1.1).
+ * and its events (docs/protocol.md section 5, v1.1).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * The gateway's GatewayService (PROTOCOL.md section 5): upstreams push to clients
+ * The gateway's GatewayService (docs/protocol.md section 5): upstreams push to clients
  * through it. Requests are validated here; the push logic is behind `PushApi`. A failing
  * `PushApi` call becomes gRPC INTERNAL; the server never crashes on one.
  */
@@ -30,7 +30,7 @@ export interface GatewayServer {
 }
 
 const MAX_TARGET_ID_BYTES = 1024;
-/** Longest push_id (PROTOCOL.md section 5, v1.1). */
+/** Longest push_id (docs/protocol.md section 5, v1.1). */
 export const MAX_PUSH_ID_BYTES = 128;
 
 /** Why a push id is invalid, or null when it is fine ('' and absent mean no de-duplication). */

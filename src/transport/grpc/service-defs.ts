@@ -1,5 +1,5 @@
 /**
- * grpc-js service definitions for PROTOCOL.md section 5, built on the reflection codecs
+ * grpc-js service definitions for docs/protocol.md section 5, built on the reflection codecs
  * of src/protocol/messages.ts (no proto-loader). Method keys are the proto method names;
  * `originalName` is the camelCase alias grpc-js also exposes on generated clients.
  */

@@ -1,5 +1,5 @@
 /**
- * Upstream gRPC pool (PROTOCOL.md section 5, seed 5.2): one grpc-js client per address,
+ * Upstream gRPC pool (docs/protocol.md section 5, seed 5.2): one grpc-js client per address,
  * round-robin over the healthy addresses of a service. An address is marked unhealthy
  * when a call fails with UNAVAILABLE (or its channel is in TRANSIENT_FAILURE) and is
  * skipped; a background probe (GetStatus) restores it. With every address unhealthy one

@@ -51,7 +51,7 @@ export function kvLeaseStore(kv: KV): LeaseStore {
  * lease (holder gone for the TTL) disappears from the bucket, so a create
  * succeeds again: exactly one contender wins it.
  *
- * Fencing (PROTOCOL.md section 7): the holder keeps a local deadline on a
+ * Fencing (docs/protocol.md section 7): the holder keeps a local deadline on a
  * monotonic clock, `sent + ttl`, where `sent` is when it *sent* the request
  * that created or renewed the key. The server stores the key no earlier than
  * that, so the key cannot lapse (and no backup can take it) before the

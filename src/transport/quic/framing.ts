@@ -1,5 +1,5 @@
 /**
- * Stream framing of PROTOCOL.md section 1: a 4-byte big-endian length N, then N
+ * Stream framing of docs/protocol.md section 1: a 4-byte big-endian length N, then N
  * bytes of protobuf, 1 <= N <= maxFrameBytes. Pure: no I/O.
  */
 

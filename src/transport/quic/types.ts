@@ -14,7 +14,7 @@ export interface HostPort {
 }
 
 export interface CloseInfo {
-  /** Application close code (PROTOCOL.md section 6) or transport error code. */
+  /** Application close code (docs/protocol.md section 6) or transport error code. */
   code: number;
   /** True when `code` is an application code. */
   isApp: boolean;
