@@ -63,3 +63,8 @@ export class UnavailableError extends Error {
   override name = 'UnavailableError';
   readonly code = 'UNAVAILABLE' as const;
 }
+
+/** A JetStream "no message found" answer (a subject with no stored message), as nats.js reports it. */
+export function isNoMessageFound(err: unknown): boolean {
+  return (err as { code?: string }).code === '404' || /no message found/i.test(String(err));
+}

@@ -212,37 +212,50 @@ export class SessionActor {
   fail(err: unknown): void {
     if (this.failed) return;
     const wasEnded = this.ended;
-    this.failed = true;
-    const frames = this.dropBacklog();
-    const links = [...this.links.values()];
-    this.links.clear();
-    this.dispose();
-    for (const link of links) {
-      if (frames.length > 0) link.send(frames);
-      link.close(CloseCode.SERVER_SHUTDOWN, 'session state not stored');
-    }
+    this.stop(CloseCode.SERVER_SHUTDOWN, 'session state not stored', true);
     if (!wasEnded) this.deps.onFailed?.(this, err);
   }
 
   /**
-   * Drop whatever waits for a store that will not complete here: producers are
-   * answered UNAVAILABLE (never "accepted"), no frame leaves, no upstream call
-   * starts; returns ERROR 503 frames for the client requests that were waiting.
+   * Stop for good without storing anything more: everyone waiting is answered
+   * (see `answerWaiting`), pushes not yet dispatched are refused, the rest of the
+   * backlog is dropped, and each link is closed with `code` (after the ERROR 503
+   * frames of its waiting requests when `answerRequests`).
    */
-  private dropBacklog(): Uint8Array[] {
-    const backlog = this.backlog;
+  private stop(code: number, reason: string, answerRequests = false): void {
+    this.failed = true;
+    const message = '503 event log unavailable: push not stored';
+    const { frames } = this.answerWaiting(message);
+    const pending = this.pendingPushes;
+    this.pendingPushes = [];
+    for (const item of pending) item.reply?.({ ok: false, errorCode: 'UNAVAILABLE', message });
     this.backlog = [];
     this.blocked = null;
-    const refused: PushResult = {
-      ok: false,
-      errorCode: 'UNAVAILABLE',
-      message: '503 event log unavailable: push not stored',
-    };
+    const links = [...this.links.values()];
+    this.links.clear();
+    this.dispose();
+    for (const link of links) {
+      if (answerRequests && frames.length > 0) link.send(frames);
+      link.close(code, reason);
+    }
+  }
+
+  /**
+   * Answers now everyone waiting behind a store: producers get UNAVAILABLE
+   * (never "accepted"), and client requests waiting to be forwarded upstream
+   * are turned into ERROR 503 frames (returned, with their client seqs). Those
+   * effects leave the backlog.
+   */
+  private answerWaiting(message: string): { frames: Uint8Array[]; requests: number[] } {
+    const refused: PushResult = { ok: false, errorCode: 'UNAVAILABLE', message };
     const frames: Uint8Array[] = [];
-    for (const effect of backlog) {
+    const requests: number[] = [];
+    this.backlog = this.backlog.filter((effect) => {
       if (effect.type === 'replies') {
         for (const [reply, result] of effect.replies) reply(result.ok ? refused : result);
-      } else if (effect.type === 'upstream') {
+        return false;
+      }
+      if (effect.type === 'upstream') {
         frames.push(
           controlErrorFrame(
             effect.msgId,
@@ -251,12 +264,12 @@ export class SessionActor {
             'retry the request',
           ),
         );
+        requests.push(effect.clientSeq);
+        return false;
       }
-    }
-    const pending = this.pendingPushes;
-    this.pendingPushes = [];
-    for (const item of pending) item.reply?.(refused);
-    return frames;
+      return true;
+    });
+    return { frames, requests };
   }
 
   /**
@@ -274,12 +287,7 @@ export class SessionActor {
    * gateway stands by). Producers still waiting are answered UNAVAILABLE.
    */
   abandon(code: number, reason: string): void {
-    this.failed = true;
-    this.dropBacklog();
-    const links = [...this.links.values()];
-    this.links.clear();
-    this.dispose();
-    for (const link of links) link.close(code, reason);
+    this.stop(code, reason);
   }
 
   /** Stop without closing the session (process shutdown; the log keeps it). */
@@ -357,32 +365,9 @@ export class SessionActor {
    * instead of being forwarded late. Frames stay held until the store settles.
    */
   private answerWhileSlow(): void {
-    const refused: PushResult = {
-      ok: false,
-      errorCode: 'UNAVAILABLE',
-      message: '503 event log unavailable: push not confirmed stored',
-    };
-    const frames: Uint8Array[] = [];
-    for (let i = 0; i < this.backlog.length; i++) {
-      const effect = this.backlog[i]!;
-      if (effect.type === 'replies') {
-        for (const [reply, result] of effect.replies) reply(result.ok ? refused : result);
-        this.backlog[i] = MERGED;
-      } else if (effect.type === 'upstream') {
-        frames.push(
-          controlErrorFrame(
-            effect.msgId,
-            ErrorCode.UPSTREAM_UNAVAILABLE,
-            'event log unavailable',
-            'retry the request',
-          ),
-        );
-        this.abandonedRequests.push(effect.clientSeq);
-        this.backlog[i] = MERGED;
-      }
-    }
-    const link = this.links.get(this.linkId);
-    if (frames.length > 0) link?.send(frames);
+    const { frames, requests } = this.answerWaiting('503 event log unavailable: push not confirmed stored');
+    for (const seq of requests) this.abandonedRequests.push(seq);
+    if (frames.length > 0) this.links.get(this.linkId)?.send(frames);
   }
 
   /**

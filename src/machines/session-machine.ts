@@ -199,11 +199,13 @@ function flush(out: Outbox, enqueue: Enqueue, now: number): void {
   const { ctx } = out;
   if (out.events.length > 0) enqueue.emit({ type: 'events', events: out.events });
   if (ctx.s.attached && ctx.linkId !== 0) {
-    const controlOnly = out.events.length === 0 && out.frames.length;
+    const controlFrames = out.frames.length;
     for (const e of ctx.s.queue.takeUnsent(now)) out.frames.push(e.frame);
     if (out.frames.length > 0) {
+      // Nothing stored and nothing reliable: these frames need not wait for an earlier store.
+      const control = out.events.length === 0 && out.frames.length === controlFrames;
       enqueue.emit(
-        controlOnly === out.frames.length
+        control
           ? { type: 'send', linkId: ctx.linkId, frames: out.frames, control: true }
           : { type: 'send', linkId: ctx.linkId, frames: out.frames },
       );

@@ -14,13 +14,16 @@ import type { GateClient } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
 import type { Gateway } from '../../src/gateway.js';
 import { ErrorCode, GateError } from '../../src/protocol/codes.js';
-import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
+import {
+  connectClient,
+  login,
+  type NatsSession,
+  natsPatch,
+  startNatsSession,
+  startTestGateway,
+  waitFor,
+} from '../helpers/gateway.js';
 import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
-
-const natsCfg = (url: string) => ({
-  nats: { url, stream: 'GATESVR', subjectPrefix: 'gatesvr' },
-  backup: { enabled: false, mode: 'primary' as const, serverId: 'solo' },
-});
 
 async function health(gw: Gateway): Promise<{ status: number; body: string }> {
   const r = await fetch(`http://127.0.0.1:${gw.addresses.http.port}/health`);
@@ -45,7 +48,7 @@ describe('bounded NATS records: a large offline queue', { timeout: 120_000 }, ()
   });
 
   it('700 pushes of 2 KB to an offline user: all accepted, no record over max_payload, all delivered after a rebuild', async () => {
-    const gw1 = await startTestGateway({ ...natsCfg(nats.url), server: { resumeWindowMs: 120_000 } });
+    const gw1 = await startTestGateway({ ...natsPatch(nats.url), server: { resumeWindowMs: 120_000 } });
     gateways.push(gw1);
     const first = await connectClient(gw1, 'olga');
     await login(first, '1');
@@ -89,7 +92,7 @@ describe('bounded NATS records: a large offline queue', { timeout: 120_000 }, ()
     // The gateway goes away; another rebuilds the session from the log alone.
     await gw1.close();
     gateways.length = 0;
-    const gw2 = await startTestGateway({ ...natsCfg(nats.url), server: { resumeWindowMs: 120_000 } });
+    const gw2 = await startTestGateway({ ...natsPatch(nats.url), server: { resumeWindowMs: 120_000 } });
     gateways.push(gw2);
     const back = await connectClient(gw2, 'olga');
     clients.push(back);
@@ -106,27 +109,18 @@ describe('bounded NATS records: a large offline queue', { timeout: 120_000 }, ()
 });
 
 describe('NATS outage: degraded health, answered requests', { timeout: 90_000 }, () => {
-  let nats: NatsServerHandle;
-  let gw: Gateway;
-  let client: GateClient;
-  let producer: PushClient;
+  let stack: NatsSession;
 
   before(async () => {
-    nats = await startNatsServer();
-    gw = await startTestGateway(natsCfg(nats.url));
-    client = await connectClient(gw, 'ned');
-    await login(client, '1');
-    producer = new PushClient(`127.0.0.1:${gw.addresses.grpc.port}`, 10_000);
+    stack = await startNatsSession('ned', 10_000);
   });
 
   after(async () => {
-    producer?.close();
-    client?.close();
-    await gw?.close().catch(() => {});
-    await nats?.stop();
+    await stack?.close();
   });
 
   it('says degraded, answers BUSINESS with 503 and refuses pushes, then serves again', async () => {
+    const { nats, gw, client, producer } = stack;
     const before = await health(gw);
     assert.equal(before.status, 200, before.body);
     assert.equal(JSON.parse(before.body).status, 'healthy');

@@ -13,7 +13,13 @@ import { PushClient } from '../../src/client/push-client.js';
 import type { Gateway } from '../../src/gateway.js';
 import { UnicastPushRequest, UnicastPushResponse } from '../../src/protocol/messages.js';
 import { REPLY_HEADER } from '../../src/transport/nats/cluster.js';
-import { connectClient, login, startTestGateway } from '../helpers/gateway.js';
+import {
+  connectClient,
+  login,
+  natsPatch,
+  receivesOnce as receivesOnceHelper,
+  startTestGateway,
+} from '../helpers/gateway.js';
 import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
 
 const PUSH_STREAM = 'GATESVR_PUSH';
@@ -45,21 +51,13 @@ describe('NATS pushes share the push_id de-duplication', { timeout: 90_000 }, ()
   };
 
   /** dave's next notify is `content`, and the one after it a fresh marker. */
-  const receivesOnce = async (content: string, marker: string) => {
-    assert.equal((await dave.nextNotify()).content, content);
-    const r = await pusher.push({ targetType: 'openid', targetId: 'dave', content: marker });
-    assert.equal(r.success, true, r.message);
-    assert.equal((await dave.nextNotify()).content, marker);
-  };
+  const receivesOnce = (content: string, marker: string) =>
+    receivesOnceHelper(dave, pusher, 'dave', content, marker);
 
   before(async () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    gw = await startTestGateway({
-      server: { maxFrameBytes: 4096 },
-      nats: { url: nats.url, stream: 'GATESVR', subjectPrefix: 'gatesvr' },
-      backup: { enabled: false, mode: 'primary', serverId: 'node-dedup' },
-    });
+    gw = await startTestGateway({ server: { maxFrameBytes: 4096 }, ...natsPatch(nats.url, 'node-dedup') });
     pusher = new PushClient(`127.0.0.1:${gw.addresses.grpc.port}`);
     dave = await connectClient(gw, 'dave');
     await login(dave, '2');

@@ -13,7 +13,7 @@ import type { Gateway } from '../../src/gateway.js';
 import { CloseCode } from '../../src/protocol/codes.js';
 import { BroadcastRequest, UnicastPushRequest, UnicastPushResponse } from '../../src/protocol/messages.js';
 import { REPLY_HEADER } from '../../src/transport/nats/cluster.js';
-import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
+import { connectClient, login, natsPatch, startTestGateway, waitFor } from '../helpers/gateway.js';
 import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
 
 describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
@@ -22,10 +22,7 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
   const gateways: Gateway[] = [];
   const clients: GateClient[] = [];
 
-  const natsPatch = (serverId: string) => ({
-    nats: { url: nats.url, stream: 'GATESVR', subjectPrefix: 'gatesvr' },
-    backup: { enabled: false, mode: 'primary' as const, serverId },
-  });
+  const nodePatch = (serverId: string) => natsPatch(nats.url, serverId);
 
   before(async () => {
     nats = await startNatsServer();
@@ -40,7 +37,7 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
   });
 
   it('a push published on gatesvr.push.openid.<openid> reaches the client in order', async () => {
-    const gw = await startTestGateway(natsPatch('node-a'));
+    const gw = await startTestGateway(nodePatch('node-a'));
     gateways.push(gw);
     assert.equal(gw.serving, true);
     const lifecycle: string[] = [];
@@ -101,7 +98,7 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
 
   it('two active nodes: a push reaches a user on the other node; a START elsewhere moves the session', async () => {
     const a = gateways[0]!;
-    const b = await startTestGateway(natsPatch('node-b'));
+    const b = await startTestGateway(nodePatch('node-b'));
     gateways.push(b);
     const bob = await connectClient(b, 'bob');
     clients.push(bob);

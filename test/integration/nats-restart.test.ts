@@ -6,37 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { GateClient } from '../../src/client/gate-client.js';
-import { PushClient } from '../../src/client/push-client.js';
-import type { Gateway } from '../../src/gateway.js';
-import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
-import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
+import { type NatsSession, startNatsSession, waitFor } from '../helpers/gateway.js';
 
 describe('nats-server restarted under load', { timeout: 90_000 }, () => {
-  let nats: NatsServerHandle;
-  let gw: Gateway;
-  let client: GateClient;
-  let producer: PushClient;
+  let stack: NatsSession;
 
   before(async () => {
-    nats = await startNatsServer();
-    gw = await startTestGateway({
-      nats: { url: nats.url, stream: 'GATESVR', subjectPrefix: 'gatesvr' },
-      backup: { enabled: false, mode: 'primary', serverId: 'solo' },
-    });
-    client = await connectClient(gw, 'dave');
-    await login(client, '1');
-    producer = new PushClient(`127.0.0.1:${gw.addresses.grpc.port}`, 15_000);
+    stack = await startNatsSession('dave', 15_000);
   });
 
   after(async () => {
-    producer?.close();
-    client?.close();
-    await gw?.close().catch(() => {});
-    await nats?.stop();
+    await stack?.close();
   });
 
   it('no accepted push is lost; refused ones say 503', async () => {
+    const { nats, gw, client, producer } = stack;
     const delivered: number[] = [];
     client.onDelivered((d) => {
       if (d.kind === 'notify') delivered.push(Number(d.notify.content));

@@ -11,7 +11,12 @@ import type { GateClient } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
 import type { Gateway } from '../../src/gateway.js';
 import { ErrorCode, GateError } from '../../src/protocol/codes.js';
-import { connectClient, login, startTestGateway } from '../helpers/gateway.js';
+import {
+  connectClient,
+  login,
+  receivesOnce as receivesOnceHelper,
+  startTestGateway,
+} from '../helpers/gateway.js';
 
 const MAX_FRAME_BYTES = 2048;
 
@@ -32,12 +37,8 @@ describe('idempotent and size-checked pushes', { timeout: 60_000 }, () => {
 
   /** The next notify of `c` is `content`, and the one after it is a fresh marker. */
   const openids = new Map<GateClient, string>();
-  const receivesOnce = async (c: GateClient, content: string, marker: string) => {
-    assert.equal((await c.nextNotify()).content, content);
-    const r = await pusher.push({ targetType: 'openid', targetId: openids.get(c), content: marker });
-    assert.equal(r.success, true, r.message);
-    assert.equal((await c.nextNotify()).content, marker);
-  };
+  const receivesOnce = (c: GateClient, content: string, marker: string) =>
+    receivesOnceHelper(c, pusher, openids.get(c)!, content, marker);
 
   before(async () => {
     gw = await startTestGateway({ server: { maxFrameBytes: MAX_FRAME_BYTES } });

@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import type { ReconnectInfo } from '../../src/client/gate-client.js';
+import type { GateClient, ReconnectInfo } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
 import type { Gateway } from '../../src/gateway.js';
-import { connectClient, login, startTestGateway, waitFor } from '../helpers/gateway.js';
+import { connectClient, login, notifyContents, startTestGateway, waitFor } from '../helpers/gateway.js';
 
 describe('SDK reconnect with backoff', () => {
   let gw: Gateway;
@@ -24,6 +24,13 @@ describe('SDK reconnect with backoff', () => {
     push.close();
     await gw.close();
   });
+
+  /** What the client delivers and each of its reconnects, from now on. */
+  const track = (client: GateClient) => {
+    const reconnects: ReconnectInfo[] = [];
+    client.onReconnect((info) => reconnects.push(info));
+    return { delivered: notifyContents(client), reconnects };
+  };
 
   const pushTo = async (openid: string, content: string) => {
     const r = await push.push({ targetType: 'openid', targetId: openid, content });
@@ -40,12 +47,7 @@ describe('SDK reconnect with backoff', () => {
     try {
       await login(client);
       const sessionId = client.sessionId;
-      const delivered: string[] = [];
-      client.onDelivered((d) => {
-        if (d.kind === 'notify') delivered.push(d.notify.content);
-      });
-      const reconnects: ReconnectInfo[] = [];
-      client.onReconnect((info) => reconnects.push(info));
+      const { delivered, reconnects } = track(client);
 
       const accepted: string[] = [];
       for (let i = 0; i < 20; i++) {
@@ -108,12 +110,7 @@ describe('SDK reconnect with backoff', () => {
     try {
       await login(client);
       const sessionId = client.sessionId;
-      const delivered: string[] = [];
-      client.onDelivered((d) => {
-        if (d.kind === 'notify') delivered.push(d.notify.content);
-      });
-      const reconnects: ReconnectInfo[] = [];
-      client.onReconnect((info) => reconnects.push(info));
+      const { delivered, reconnects } = track(client);
 
       const actor = gw.system.findByOpenid(openid)!;
       actor.send({ type: 'SHUTDOWN' }); // 0x12: a gateway shutting down is not retried first

@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, KV } from 'nats';
 import { SessionFold } from '../../actors/failover.js';
+import { isNoMessageFound } from '../../errors.js';
 import type { SessionState } from '../../machines/session-state.js';
 import { decodeEventRecord } from './event-codec.js';
+import { retryUntil } from './retry.js';
 import type { NatsNames } from './subjects.js';
 
 type Log = { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
@@ -236,19 +238,18 @@ export class EventFollower {
   }
 
   private async restart(): Promise<void> {
-    let delay = 100;
-    while (!this.stopped) {
-      try {
+    const ok = await retryUntil(
+      async () => {
         this.restarts++;
         await this.start();
-        this.logger?.info({ fromSeq: this.streamSeq + 1 }, 'event follower restarted');
-        return;
-      } catch (err) {
-        this.logger?.warn({ err }, 'event follower restart failed; retrying');
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 2_000);
-      }
-    }
+        return true;
+      },
+      {
+        stopped: () => this.stopped,
+        onRetry: (err) => this.logger?.warn({ err }, 'event follower restart failed; retrying'),
+      },
+    );
+    if (ok) this.logger?.info({ fromSeq: this.streamSeq + 1 }, 'event follower restarted');
   }
 
   /**
@@ -318,8 +319,7 @@ export async function loadSessionRecords(
   try {
     last = (await jsm.streams.getMessage(names.eventsStream, { last_by_subj: subject })).seq;
   } catch (err) {
-    if ((err as { code?: string }).code === '404' || /no message found/i.test(String(err)))
-      return { records: [], lastSeq: 0 };
+    if (isNoMessageFound(err)) return { records: [], lastSeq: 0 };
     throw err;
   }
   const consumer = await js.consumers.get(names.eventsStream, { filterSubjects: subject });

@@ -44,7 +44,7 @@
 import { randomUUID } from 'node:crypto';
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { type EventLog, holdsBackEffects } from '../../actors/ports.js';
-import { JetStreamApiError, JS_WRONG_LAST_SEQUENCE, StoreError } from '../../errors.js';
+import { isNoMessageFound, JetStreamApiError, JS_WRONG_LAST_SEQUENCE, StoreError } from '../../errors.js';
 import { type SessionEvent, type SessionState, snapshotEvents } from '../../machines/session-state.js';
 import { encodeEventJson, encodeRecord, groupBySize } from './event-codec.js';
 import { StreamPublisher } from './stream-publisher.js';
@@ -525,8 +525,7 @@ export class JetStreamEventLog implements EventLog {
       });
       return { seq: m.seq, msgId: m.header?.get('Nats-Msg-Id') ?? '' };
     } catch (err) {
-      if ((err as { code?: string }).code === '404' || /no message found/i.test(String(err)))
-        return { seq: 0, msgId: '' };
+      if (isNoMessageFound(err)) return { seq: 0, msgId: '' };
       throw err;
     }
   }

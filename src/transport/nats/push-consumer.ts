@@ -140,7 +140,7 @@ export class PushConsumer implements HeldPushes {
       return;
     }
     if (p.kind === 'broadcast') {
-      if (!this.node.log.available() || !this.node.accepting()) {
+      if (!this.mayApply()) {
         m.nak(500);
         return;
       }
@@ -190,7 +190,7 @@ export class PushConsumer implements HeldPushes {
   }
 
   private deliverUnicast(m: JsMsg, p: UnicastPush, openid: string | undefined, claimed: boolean): void {
-    const { system, log, directory, nodeId } = this.node;
+    const { system, directory, nodeId } = this.node;
     if (openid !== undefined) {
       if (this.handoff.appliedElsewhere(openid, m.seq)) {
         m.ack(); // applied by the node that held the session then / another node's now
@@ -199,7 +199,7 @@ export class PushConsumer implements HeldPushes {
     }
     const actor = system!.find(p.target);
     if (actor && !actor.isEnded) {
-      if (!log.available() || !this.node.accepting()) {
+      if (!this.mayApply()) {
         m.nak(500);
         return;
       }
@@ -233,6 +233,11 @@ export class PushConsumer implements HeldPushes {
         ),
       );
     }
+  }
+
+  /** Pushes may be applied now (else the message is NAKed, to be redelivered to whoever serves). */
+  private mayApply(): boolean {
+    return this.node.log.available() && this.node.accepting();
   }
 
   private reply(m: JsMsg, data: Uint8Array): void {

@@ -47,7 +47,7 @@ export class PushRouter {
     };
   }
 
-  /** Answers "accepted" only while still accepting: a node that stood down meanwhile answers UNAVAILABLE. */
+  /** A gRPC push: applied here or forwarded (`routeOnce`), then `confirmed`. */
   private async route(
     target: PushTarget,
     payload: Uint8Array,
@@ -55,10 +55,14 @@ export class PushRouter {
     bindSeq: number,
     pushId?: string,
   ): Promise<PushResult> {
-    const r = await this.routeOnce(target, payload, hint, bindSeq, pushId);
-    if (r.ok && !this.node.accepting())
-      return unavailable('the serving lease lapsed before the push was answered');
-    return r;
+    return this.confirmed(await this.routeOnce(target, payload, hint, bindSeq, pushId));
+  }
+
+  /** "Accepted" only while still accepting: a node that stood down meanwhile answers UNAVAILABLE. */
+  private confirmed(r: PushResult): PushResult {
+    return r.ok && !this.node.accepting()
+      ? unavailable('the serving lease lapsed before the push was answered')
+      : r;
   }
 
   private async routeOnce(
@@ -121,8 +125,7 @@ export class PushRouter {
         Number(h.get('bind')) || 0,
         pushId === '' ? undefined : pushId,
       );
-      if (r.ok && !this.node.accepting())
-        r = unavailable('the serving lease lapsed before the push was answered');
+      r = this.confirmed(r);
     }
     m.respond(enc.encode(JSON.stringify(r)));
   }

@@ -14,9 +14,8 @@ import { CloseCode } from '../../protocol/codes.js';
 import type { ClusterNode } from './cluster-node.js';
 import { EventFollower, kvLeaseStore, ServingLease } from './ha.js';
 import type { PushConsumer } from './push-consumer.js';
+import { retryUntil } from './retry.js';
 import type { SessionHandoff } from './session-handoff.js';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class ServingRole {
   private follower: EventFollower | null = null;
@@ -25,7 +24,8 @@ export class ServingRole {
   private expiry: NodeJS.Timeout | null = null;
   private renewing = false;
   private acquiring = false;
-  private promoting = false;
+  /** The promotion under way, if any. */
+  private promotion: Promise<void> | null = null;
   private demoting: Promise<void> | null = null;
   private lastRenewSent = 0;
   private startedAt = 0;
@@ -72,7 +72,7 @@ export class ServingRole {
     this.timer.unref();
     await this.tick();
     // A primary starting alone serves before start() returns (callers and tests read `serving` next).
-    while (this.promoting) await sleep(10);
+    await this.promotion;
     logger.info(
       { nodeId: this.node.nodeId, serving: this.node.serving, mode: cfg.backup.mode },
       'HA started',
@@ -101,7 +101,7 @@ export class ServingRole {
     const lease = this.lease;
     if (this.node.closed || !lease || this.demoting) return;
     const hb = this.node.cfg.backup.heartbeat;
-    if (this.node.serving || this.promoting) {
+    if (this.node.serving || this.promotion) {
       if (!lease.valid()) {
         void this.demote('serving lease deadline passed');
         return;
@@ -126,9 +126,8 @@ export class ServingRole {
       if (await lease.tryAcquire()) {
         this.lastRenewSent = performance.now();
         this.armExpiry();
-        this.promoting = true;
-        void this.promote().finally(() => {
-          this.promoting = false;
+        this.promotion = this.promote().finally(() => {
+          this.promotion = null;
         });
       }
     } catch (err) {
@@ -144,7 +143,7 @@ export class ServingRole {
     const left = this.lease?.remainingMs() ?? 0;
     this.expiry = setTimeout(() => {
       this.expiry = null;
-      if (this.lease && !this.lease.valid() && (this.node.serving || this.promoting))
+      if (this.lease && !this.lease.valid() && (this.node.serving || this.promotion))
         void this.demote('serving lease deadline passed');
     }, Math.max(0, left) + 1);
     this.expiry.unref();
@@ -159,19 +158,19 @@ export class ServingRole {
     const { directory, nodeId, logger } = this.node;
     const started = performance.now();
     const follower = this.follower;
-    let delay = 100;
+    const standingDown = () => this.node.closed || !this.accepting();
     if (follower) {
-      for (;;) {
-        if (this.node.closed || !this.accepting()) return;
-        if (await follower.barrier(2_000)) break;
-        this.counts.barrierRetries++;
-        logger.warn(
-          { retryInMs: delay },
-          'promotion: the event follower could not confirm it caught up; retrying',
-        );
-        await sleep(delay);
-        delay = Math.min(delay * 2, 2_000);
-      }
+      const caughtUp = await retryUntil(() => follower.barrier(2_000), {
+        stopped: standingDown,
+        onRetry: (_err, delay) => {
+          this.counts.barrierRetries++;
+          logger.warn(
+            { retryInMs: delay },
+            'promotion: the event follower could not confirm it caught up; retrying',
+          );
+        },
+      });
+      if (!caughtUp) return;
       this.follower = null;
       const { states, lastSeqs, broken } = await follower.stop();
       const fresh = new Map<string, { lastSeq: number }>();
@@ -193,18 +192,18 @@ export class ServingRole {
       }
       logger.info({ sessions: adopted }, 'promotion: sessions adopted');
     }
-    delay = 100;
-    for (;;) {
-      if (this.node.closed || !this.accepting()) return;
-      try {
+    const consuming = await retryUntil(
+      async () => {
         await this.pushes.start();
-        break;
-      } catch (err) {
-        logger.warn({ err, retryInMs: delay }, 'promotion: push consumer did not start; retrying');
-        await sleep(delay);
-        delay = Math.min(delay * 2, 2_000);
-      }
-    }
+        return true;
+      },
+      {
+        stopped: standingDown,
+        onRetry: (err, delay) =>
+          logger.warn({ err, retryInMs: delay }, 'promotion: push consumer did not start; retrying'),
+      },
+    );
+    if (!consuming) return;
     if (!this.accepting()) return;
     this.promotedAt = Date.now();
     this.counts.promotions++;
@@ -230,19 +229,21 @@ export class ServingRole {
       this.node.system?.abandonAll(CloseCode.SERVER_SHUTDOWN);
       this.handoff.reset();
       await this.pushes.stop().catch(() => {});
-      let delay = 100;
-      while (!this.node.closed) {
-        const follower = this.newFollower();
-        try {
+      // A promotion given up before it took the follower's sessions leaves it running: replace it.
+      await this.follower?.stop().catch(() => {});
+      this.follower = null;
+      await retryUntil(
+        async () => {
+          const follower = this.newFollower();
           await follower.start();
           this.follower = follower;
-          break;
-        } catch (err) {
-          this.node.logger.warn({ err }, 'event follower did not start; retrying');
-          await sleep(delay);
-          delay = Math.min(delay * 2, 2_000);
-        }
-      }
+          return true;
+        },
+        {
+          stopped: () => this.node.closed,
+          onRetry: (err) => this.node.logger.warn({ err }, 'event follower did not start; retrying'),
+        },
+      );
     })().finally(() => {
       this.demoting = null;
     });
