@@ -81,6 +81,16 @@ function loadAverage1m(): number {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
+export const usage = [
+  'kill -9 of the primary under N SDK sessions; time until all resumed on the backup',
+  '  --sessions N            sessions (default 10000)',
+  '  --clients N             client processes holding them (default 4)',
+  '  --min-ms MS             SDK reconnectMinMs (default 100)',
+  '  --max-ms MS             SDK reconnectMaxMs (default 5000)',
+  '  --connect-timeout-ms MS SDK connectTimeoutMs (default 5000)',
+  '  --idle-ms MS            SDK idleTimeoutMs (default 3000)',
+].join('\n');
+
 export async function run(opts: RunOptions = {}): Promise<void> {
   const arg = (k: string, d: number) => {
     const v = opts.args?.[k];

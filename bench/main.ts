@@ -9,6 +9,8 @@ import { progress, type RunOptions } from './lib/report.js';
 
 interface Scenario {
   run(opts: RunOptions): Promise<void>;
+  /** The scenario's own options, for `--help`. */
+  usage?: string;
 }
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
@@ -21,6 +23,15 @@ const available = readdirSync(dir)
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  const usage = `usage: npm run bench -- <${[...available, 'all'].join('|')}> [--seconds N] [--<option> V]\n`;
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage);
+    for (const name of args.filter((a) => available.includes(a))) {
+      const mod = (await import(`./${name}.ts`)) as Partial<Scenario>;
+      process.stdout.write(`\n${name}: ${mod.usage ?? 'no options beyond --seconds'}\n`);
+    }
+    return;
+  }
   const opts: RunOptions = {};
   const names: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -32,9 +43,7 @@ async function main(): Promise<void> {
     } else names.push(a);
   }
   if (names.length === 0) {
-    process.stderr.write(
-      `usage: npm run bench -- <${[...available, 'all'].join('|')}> [--seconds N] [--<option> V]\n`,
-    );
+    process.stderr.write(usage);
     process.exit(2);
   }
   const todo = names.includes('all') ? available : names;

@@ -71,9 +71,26 @@ async function runGateway(argv: string[]): Promise<number> {
   });
 }
 
+/** The USAGE lines of one subcommand (its line and the continuation lines under it). */
+function usageOf(command: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  gatesvr ${command} `));
+  const out = [lines[start]!];
+  for (const l of lines.slice(start + 1)) {
+    if (!/^\s{4,}/.test(l)) break;
+    out.push(l);
+  }
+  return `usage:\n${out.join('\n')}`;
+}
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const [command, ...rest] = argv;
+  const subcommands = ['demo-upstreams', 'client', 'push', 'token'];
+  if (command && subcommands.includes(command) && rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${usageOf(command)}\n`);
+    return 0;
+  }
   switch (command) {
     case 'demo-upstreams':
       return runDemoUpstreams(rest);

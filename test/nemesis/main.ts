@@ -23,7 +23,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stderr.write(
+  process.stdout.write(
     'usage: npm run nemesis -- --rounds N --seed S [--sessions K] [--producers P] [--interval MS] [--faults a,b] [--artifacts DIR]\n' +
       `faults: ${FAULT_KINDS.join(', ')}\n`,
   );
