@@ -19,8 +19,10 @@ export class PushClient {
   constructor(
     target: string,
     private readonly timeoutMs = 10_000,
+    /** grpc-js channel options (e.g. reconnect backoff for a producer that fails over). */
+    channelOptions: grpc.ChannelOptions = {},
   ) {
-    this.client = new GatewayServiceClient(target, grpc.credentials.createInsecure());
+    this.client = new GatewayServiceClient(target, grpc.credentials.createInsecure(), channelOptions);
   }
 
   push(req: Partial<UnicastPushRequest>): Promise<UnicastPushResponse> {

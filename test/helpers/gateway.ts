@@ -129,3 +129,17 @@ export async function startNatsSession(openid: string, producerTimeoutMs: number
     },
   };
 }
+
+/** Like waitFor, for a condition that must be awaited (an HTTP probe, a NATS query). */
+export async function waitForAsync(
+  cond: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

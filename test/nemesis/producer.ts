@@ -4,31 +4,11 @@
  * v1.1), retrying the same `push_id` until it is accepted: after a timeout (the
  * outcome is unknown), a gRPC failure, or an answer "nothing accepted"
  * (UNAVAILABLE, QUEUE_FULL, …), moving to the other gateway on UNAVAILABLE and
- * failures. `push_id` is written on the wire here (appended as field 10) so the
- * producer follows the contract whether or not this branch's codec knows the field.
+ * failures.
  */
-import * as grpc from '@grpc/grpc-js';
-import { UnicastPushRequest, UnicastPushResponse } from '../../src/protocol/messages.js';
+import { PushClient } from '../../src/client/push-client.js';
+import type { UnicastPushRequest } from '../../src/protocol/messages.js';
 import type { Outcome, ProducerOp } from './checker.js';
-
-const PUSH_PATH = '/gatesvr.v1.GatewayService/PushToClient';
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return out;
-}
-
-/** UnicastPushRequest with `push_id` = 10 (length-delimited string, tag 0x52). */
-export function encodePush(req: Partial<UnicastPushRequest>, pushId: string): Buffer {
-  const body = UnicastPushRequest.encode(req);
-  const id = Buffer.from(pushId, 'utf8');
-  return Buffer.concat([Buffer.from(body), Buffer.from([0x52, ...varint(id.length)]), id]);
-}
 
 export interface PushAnswer {
   kind: 'accepted' | 'refused' | 'unknown';
@@ -39,12 +19,12 @@ export interface PushAnswer {
 
 /** One gRPC channel to one gateway, calls with a deadline. */
 export class PushChannel {
-  private readonly client: grpc.Client;
+  private readonly client: PushClient;
   constructor(
     readonly target: string,
-    private readonly deadlineMs: number,
+    deadlineMs: number,
   ) {
-    this.client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+    this.client = new PushClient(target, deadlineMs, {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 500,
       'grpc.min_reconnect_backoff_ms': 100,
@@ -52,28 +32,17 @@ export class PushChannel {
   }
 
   push(req: Partial<UnicastPushRequest>, pushId: string): Promise<PushAnswer> {
-    return new Promise((resolve) => {
-      this.client.makeUnaryRequest(
-        PUSH_PATH,
-        () => encodePush(req, pushId),
-        (b: Buffer) => UnicastPushResponse.decode(b),
-        {},
-        new grpc.Metadata(),
-        { deadline: Date.now() + this.deadlineMs },
-        (err, res) => {
-          if (err || !res) {
-            resolve({ kind: 'unknown', message: `grpc ${err?.code ?? '?'} ${err?.details ?? 'no answer'}` });
-            return;
-          }
-          if (res.success) {
-            const m = /seq (\d+)/.exec(res.message);
-            resolve({ kind: 'accepted', message: res.message, ...(m ? { seq: Number(m[1]) } : {}) });
-            return;
-          }
-          resolve({ kind: 'refused', errorCode: res.errorCode, message: res.message });
-        },
-      );
-    });
+    return this.client.push({ ...req, pushId }).then(
+      (res): PushAnswer => {
+        if (!res.success) return { kind: 'refused', errorCode: res.errorCode, message: res.message };
+        const m = /seq (\d+)/.exec(res.message);
+        return { kind: 'accepted', message: res.message, ...(m ? { seq: Number(m[1]) } : {}) };
+      },
+      (err: { code?: number; details?: string }): PushAnswer => ({
+        kind: 'unknown',
+        message: `grpc ${err?.code ?? '?'} ${err?.details ?? 'no answer'}`,
+      }),
+    );
   }
 
   close(): void {
