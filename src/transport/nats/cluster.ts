@@ -68,7 +68,7 @@ export class NatsCluster {
       maxPayload: nc.info?.max_payload,
       storeTimeoutMs: cfg.nats.storeTimeoutMs,
       // A pair's writes are fenced by the lease's local deadline too (a standalone node has no lease).
-      mayWrite: () => !cfg.backup.enabled || this.role.accepting(),
+      mayWrite: () => this.role.mayWrite(),
       onFailed: (sessionId, err) => this.node.system?.fail(sessionId, err),
     });
     this.node = {

@@ -16,6 +16,9 @@ type Log = { warn(obj: object, msg?: string): void; info(obj: object, msg?: stri
 
 export const LEASE_KEY = 'serving';
 
+/** Idle heartbeat of the event follower's subscription (ms). */
+const FOLLOW_HEARTBEAT_MS = 1_000;
+
 interface LeaseValue {
   serverId: string;
   instance: string;
@@ -206,7 +209,9 @@ export class EventFollower {
       filterSubjects: this.names.eventsAll,
       ...(this.streamSeq > 0 ? { opt_start_seq: this.streamSeq + 1 } : {}),
     });
-    const msgs = await consumer.consume({ max_messages: 2048 });
+    // Heartbeats every second: a subscription on a NATS node that died is noticed (and the
+    // ordered consumer recreated) within seconds, not the default half minute.
+    const msgs = await consumer.consume({ max_messages: 2048, idle_heartbeat: FOLLOW_HEARTBEAT_MS });
     this.msgs = msgs;
     void (async () => {
       try {
@@ -235,6 +240,11 @@ export class EventFollower {
       this.logger?.warn({ sessionId, err }, 'undecodable stored session record');
     }
     this.applied++;
+  }
+
+  /** Drop the subscription and follow again from the last record applied (promotion retries). */
+  async resubscribe(): Promise<void> {
+    await this.msgs?.close().catch(() => {});
   }
 
   private async restart(): Promise<void> {

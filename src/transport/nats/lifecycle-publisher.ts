@@ -19,11 +19,11 @@ export class LifecyclePublisher {
     const extra: Record<string, unknown> = {};
     switch (ev.type) {
       case 'created':
-        directory.put(ev.openid, entry);
+        void directory.put(ev.openid, entry).catch(() => {}); // retried by the directory
         type = 'start';
         break;
       case 'resumed':
-        directory.put(ev.openid, entry);
+        void directory.put(ev.openid, entry).catch(() => {});
         type = 'resume';
         extra.takeover = ev.takeover;
         break;
@@ -35,7 +35,7 @@ export class LifecyclePublisher {
         type = 'detach';
         break;
       case 'ended':
-        directory.remove(ev.openid, entry);
+        void directory.remove(ev.openid, entry).catch(() => {});
         type = ev.reason === 'stop' ? 'logout' : 'close';
         extra.reason = ev.reason;
         break;

@@ -4,8 +4,9 @@
  * folds the event log as it arrives, so that taking the lease over costs no
  * replay: it adopts every session it already holds in memory.
  *
- * Fencing: the holder accepts (pushes, client requests, stores) only while
- * its lease cannot have lapsed (`accepting()`, ServingLease.valid()). A timer
+ * Fencing: the holder accepts pushes and client requests only while it serves
+ * and its lease cannot have lapsed (`accepting()`), and stores session events
+ * only while the lease cannot have lapsed (`mayWrite()`). A timer
  * fires at the lease's local deadline, and every acceptance checks it too, so
  * a process resuming from a pause stands down before it answers anything.
  */
@@ -43,10 +44,21 @@ export class ServingRole {
     private readonly onChange: (serving: boolean) => void,
   ) {}
 
-  /** This node may accept pushes and requests and store session events right now. */
+  /**
+   * This node may accept pushes and requests right now: it serves, and (in a
+   * pair) its lease cannot have lapsed. A node still promoting accepts nothing:
+   * its clients cannot reach it yet, so what it accepted could not be delivered.
+   */
   accepting(): boolean {
-    if (!this.node.cfg.backup.enabled) return this.node.serving;
-    return this.lease?.valid() === true;
+    return this.node.serving && this.mayWrite();
+  }
+
+  /**
+   * This node may store session events: always alone; in a pair while its lease
+   * cannot have lapsed (promotion included: adopted sessions store their first events).
+   */
+  mayWrite(): boolean {
+    return !this.node.cfg.backup.enabled || this.lease?.valid() === true;
   }
 
   /** Serve, or stand by for the lease. */
@@ -158,12 +170,14 @@ export class ServingRole {
     const { directory, nodeId, logger } = this.node;
     const started = performance.now();
     const follower = this.follower;
-    const standingDown = () => this.node.closed || !this.accepting();
+    const standingDown = () => this.node.closed || !this.mayWrite();
     if (follower) {
       const caughtUp = await retryUntil(() => follower.barrier(2_000), {
         stopped: standingDown,
         onRetry: (_err, delay) => {
           this.counts.barrierRetries++;
+          // Its subscription may be stuck on a NATS node that died: follow again from the last record read.
+          void follower.resubscribe();
           logger.warn(
             { retryInMs: delay },
             'promotion: the event follower could not confirm it caught up; retrying',
@@ -203,8 +217,7 @@ export class ServingRole {
           logger.warn({ err, retryInMs: delay }, 'promotion: push consumer did not start; retrying'),
       },
     );
-    if (!consuming) return;
-    if (!this.accepting()) return;
+    if (!consuming || !this.mayWrite()) return;
     this.promotedAt = Date.now();
     this.counts.promotions++;
     this.setServing(true);

@@ -140,11 +140,12 @@ export class SessionHandoff {
     if (this.node.system?.findByOpenid(openid)) return;
     const loaded = await this.loadState(entry.sessionId);
     if (!loaded.state || !this.adopt(loaded.state, loaded.lastSeq)) {
-      if (entry.node === nodeId) directory.remove(openid, entry);
+      if (entry.node === nodeId) void directory.remove(openid, entry).catch(() => {});
       return;
     }
     if (pushSeq > 0) this.skipThrough.set(openid, { seq: pushSeq, at: Date.now() });
-    directory.put(openid, { node: nodeId, sessionId: entry.sessionId });
+    // Confirmed only once the directory says so: other nodes route this openid's pushes by it.
+    await directory.put(openid, { node: nodeId, sessionId: entry.sessionId });
     logger.info({ openid, sessionId: entry.sessionId, from: entry.node, pushSeq }, 'session moved here');
   }
 
