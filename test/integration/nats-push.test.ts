@@ -105,12 +105,9 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
     await login(bob, '1');
     // gRPC push to node A for a user held by node B.
     const pushA = new PushClient(`127.0.0.1:${a.addresses.grpc.port}`);
-    await waitFor(() => a.cluster!.names !== null, 1000);
-    let r = await pushA.push({ targetType: 'openid', targetId: 'bob', content: 'via-a' });
-    for (let i = 0; i < 20 && !r.success; i++) {
-      await new Promise((res) => setTimeout(res, 100)); // directory update still in flight
-      r = await pushA.push({ targetType: 'openid', targetId: 'bob', content: 'via-a' });
-    }
+    // A learns where bob is from its directory watch; a push routed before that finds no session.
+    await waitFor(() => a.cluster!.holderOf('bob') === 'node-b', 20_000, 'node A sees bob on node B');
+    const r = await pushA.push({ targetType: 'openid', targetId: 'bob', content: 'via-a' });
     assert.equal(r.success, true, r.message);
     assert.equal((await bob.nextNotify()).content, 'via-a');
     // NATS push while bob is on B.

@@ -96,6 +96,11 @@ export class NatsCluster {
     );
   }
 
+  /** The node this gateway's directory cache says holds `openid` (stats, tests); null if none. */
+  holderOf(openid: string): string | null {
+    return this.directory.lookup('openid', openid)?.node ?? null;
+  }
+
   static async connect(cfg: GatewayConfig, logger: ClusterLogger): Promise<NatsCluster> {
     const nc = await connect({
       servers: cfg.nats.url.split(',').map((s) => s.trim()),
