@@ -19,8 +19,8 @@
 import type { GateClient } from '../src/client/gate-client.js';
 import { PushClient } from '../src/client/push-client.js';
 import { notifyFrame } from '../src/protocol/frames.js';
+import { FrameDecoder } from '../src/protocol/framing.js';
 import { NotifyMessage } from '../src/protocol/messages.js';
-import { FrameDecoder } from '../src/transport/quic/framing.js';
 import type { StreamConnection } from '../src/transport/quic/types.js';
 import { type Cell, emitResult, progress, type RunOptions, table } from './lib/report.js';
 import {

@@ -9,7 +9,7 @@
  *   halt                      -> { written }
  *   stats { gc? }             -> ProcStats + { connections }
  */
-import { FrameDecoder } from '../../src/transport/quic/framing.js';
+import { FrameDecoder } from '../../src/protocol/framing.js';
 import { createQuicServer } from '../../src/transport/quic/index.js';
 import type { QuicServer, StreamConnection } from '../../src/transport/quic/types.js';
 import { serveChild } from './child.js';

@@ -4,8 +4,8 @@
  * hides when START leaves; the resume benchmark needs that instant.)
  */
 import { RequestType } from '../../src/protocol/codes.js';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/framing.js';
 import { ClientAck, ClientRequest, ServerPush, StartRequest } from '../../src/protocol/messages.js';
-import { encodeFrame, FrameDecoder } from '../../src/transport/quic/framing.js';
 import { connectQuic } from '../../src/transport/quic/index.js';
 import type { StreamConnection } from '../../src/transport/quic/types.js';
 

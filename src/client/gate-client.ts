@@ -6,6 +6,7 @@
  * re-established and the session resumed without losing a push or a request.
  */
 import { CloseCode, ErrorCode, GateError, PushType, RequestType } from '../protocol/codes.js';
+import { encodeFrame, FrameDecoder } from '../protocol/framing.js';
 import {
   BusinessRequest,
   BusinessResponse,
@@ -20,7 +21,6 @@ import {
   StartResponse,
   StopRequest,
 } from '../protocol/messages.js';
-import { encodeFrame, FrameDecoder } from '../transport/quic/framing.js';
 import { connectQuic } from '../transport/quic/index.js';
 import type { CloseInfo, StreamConnection } from '../transport/quic/types.js';
 import { Backoff } from './backoff.js';

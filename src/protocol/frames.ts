@@ -2,8 +2,9 @@
  * Builders of the length-prefixed ServerPush frames the gateway sends. Pure.
  * Reliable frames carry their seq; control frames carry seq 0 (section 3).
  */
-import { encodeFrame } from '../transport/quic/framing.js';
+
 import { PushType } from './codes.js';
+import { encodeFrame } from './framing.js';
 import {
   BusinessResponse,
   ErrorMessage,

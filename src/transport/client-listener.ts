@@ -10,6 +10,7 @@ import type { SessionSystem } from '../actors/session-system.js';
 import { type Authenticator, validateOpenid } from '../auth/authenticator.js';
 import { CloseCode, ErrorCode, RequestType } from '../protocol/codes.js';
 import { controlErrorFrame, startRespFrame } from '../protocol/frames.js';
+import { FrameDecoder, FrameError } from '../protocol/framing.js';
 import {
   BusinessRequest,
   ClientAck,
@@ -18,7 +19,6 @@ import {
   HeartbeatRequest,
   StartRequest,
 } from '../protocol/messages.js';
-import { FrameDecoder, FrameError } from './quic/framing.js';
 import type { StreamConnection } from './quic/types.js';
 
 export interface Logger {

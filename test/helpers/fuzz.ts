@@ -1,5 +1,6 @@
 /** Seeded generators of hostile client frames (codec and live-gateway fuzz tests). */
 import { RequestType } from '../../src/protocol/codes.js';
+import { encodeFrame } from '../../src/protocol/framing.js';
 import {
   BusinessRequest,
   ClientAck,
@@ -8,7 +9,6 @@ import {
   StartRequest,
   StopRequest,
 } from '../../src/protocol/messages.js';
-import { encodeFrame } from '../../src/transport/quic/framing.js';
 
 /** mulberry32: small, fast, good enough for fuzzing; same seed, same cases. */
 export function prng(seed: number): () => number {

@@ -5,6 +5,7 @@
  */
 import type { Gateway } from '../../src/gateway.js';
 import { RequestType } from '../../src/protocol/codes.js';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/framing.js';
 import {
   BusinessRequest,
   ClientAck,
@@ -13,7 +14,6 @@ import {
   ServerPush,
   StartRequest,
 } from '../../src/protocol/messages.js';
-import { encodeFrame, FrameDecoder } from '../../src/transport/quic/framing.js';
 import { type ClientConnection, connectQuic } from '../../src/transport/quic/index.js';
 import type { CloseInfo } from '../../src/transport/quic/types.js';
 

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { encodeFrame, FrameDecoder, FrameError } from '../../src/protocol/framing.js';
 import {
   BusinessRequest,
   ClientAck,
@@ -12,7 +13,6 @@ import {
   StartRequest,
   StopRequest,
 } from '../../src/protocol/messages.js';
-import { encodeFrame, FrameDecoder, FrameError } from '../../src/transport/quic/framing.js';
 import { Gen, prng } from '../helpers/fuzz.js';
 
 const CASES = 2000;

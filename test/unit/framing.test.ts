@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame, encodeFrames, FrameDecoder, FrameError } from '../../src/transport/quic/framing.js';
+import { encodeFrame, encodeFrames, FrameDecoder, FrameError } from '../../src/protocol/framing.js';
 
 const body = (n: number, fill = n) => new Uint8Array(n).fill(fill & 0xff);
 const text = (frames: Uint8Array[]) => frames.map((f) => f.length);
