@@ -15,7 +15,7 @@ import { type GatewayConfig, parseAddr } from './config/schema.js';
 import { ensureTls, type TlsMaterial } from './config/tls.js';
 import { type DemoUpstreams, startDemoUpstreams } from './demo/upstreams.js';
 import { createRoutingTable, HELLO_SERVICE } from './machines/routing.js';
-import type { SessionConfig, SessionEffect } from './machines/session-machine.js';
+import type { SessionConfig, SessionOutput } from './machines/session-machine.js';
 import { composeObservers } from './metrics/compose.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { CloseCode } from './protocol/codes.js';
@@ -33,7 +33,8 @@ import type { HostPort, QuicServer } from './transport/quic/types.js';
 
 /** Hooks for metrics and inspection; every one optional and must not throw. */
 export interface GatewayObservers {
-  onEffect?: (actor: SessionActor, effect: SessionEffect) => void;
+  /** Every effect and fact a session machine emits (see SessionFact). */
+  onEffect?: (actor: SessionActor, output: SessionOutput) => void;
   onLifecycle?: (event: SessionLifecycle) => void;
   onConnectionChange?: (active: number) => void;
   onRequest?: (type: number) => void;

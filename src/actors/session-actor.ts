@@ -4,15 +4,18 @@
  * only writer of its session. Effects run in the order the machine emitted them,
  * and nothing after a store of events runs before that store completes.
  */
+import { performance } from 'node:perf_hooks';
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import { isStoreError } from '../errors.js';
 import {
+  isFact,
   nextDeadline,
   type PushItem,
   type PushResult,
   type SessionConfig,
   type SessionEffect,
   type SessionMachineEvent,
+  type SessionOutput,
   sessionMachine,
 } from '../machines/session-machine.js';
 import { type SessionState, type SessionSummary, summarizeSession } from '../machines/session-state.js';
@@ -45,8 +48,8 @@ export interface SessionActorDeps {
   onFailed?: (actor: SessionActor, err: unknown) => void;
   /** Whether the event log can store right now (BUSINESS is refused with 503 otherwise). */
   storeAvailable?: () => boolean;
-  /** Observes every effect (metrics, inspector); must not throw. */
-  observe?: (actor: SessionActor, effect: SessionEffect) => void;
+  /** Observes every effect and fact as the machine emits it (metrics, lifecycle); must not throw. */
+  observe?: (actor: SessionActor, output: SessionOutput) => void;
   /** XState inspection (actor inspector); must not throw. */
   inspect?: (event: InspectionEvent) => void;
 }
@@ -96,7 +99,7 @@ export class SessionActor {
       },
       ...(deps.inspect ? { inspect: deps.inspect } : {}),
     });
-    this.actor.on('*', (effect) => this.onEffect(effect as SessionEffect));
+    this.actor.on('*', (output) => this.onOutput(output));
     // The machine folds 'started' into its initial context; the log must hold it too,
     // first, so that the stored events alone rebuild the session.
     if (!restored)
@@ -297,8 +300,9 @@ export class SessionActor {
     this.actor.stop();
   }
 
-  private onEffect(effect: SessionEffect): void {
+  private onOutput(effect: SessionOutput): void {
     this.deps.observe?.(this, effect);
+    if (isFact(effect)) return;
     if (this.blocked && !(effect.type === 'send' && effect.control)) this.backlog.push(effect);
     else this.run(effect);
   }
@@ -415,32 +419,45 @@ export class SessionActor {
     }
   }
 
+  /** Calls upstream; the answer goes back to the machine with the call's duration (a fact for metrics). */
   private callUpstream(service: string, clientSeq: number, request: UpstreamRequest): void {
+    const t0 = performance.now();
     this.deps.upstream.call(service, request, this.deps.upstreamTimeoutMs).then(
-      (response) => this.send({ type: 'UPSTREAM_REPLY', clientSeq, service, response }),
+      (response) =>
+        this.send({
+          type: 'UPSTREAM_REPLY',
+          clientSeq,
+          service,
+          response,
+          elapsedMs: performance.now() - t0,
+        }),
       (err: unknown) => {
         const e =
           err instanceof GateError
             ? err
             : new GateError(ErrorCode.UPSTREAM_ERROR, 'upstream error', String(err));
-        this.send({ type: 'UPSTREAM_FAILED', clientSeq, code: e.code, message: e.message, detail: e.detail });
+        this.send({
+          type: 'UPSTREAM_FAILED',
+          clientSeq,
+          code: e.code,
+          message: e.message,
+          detail: e.detail,
+          service,
+          elapsedMs: performance.now() - t0,
+        });
       },
     );
   }
 
   /**
    * One timer per session for its earliest deadline. After an event the deadline
-   * can only move earlier by a fresh send or a detach, so a cheap bound decides
-   * whether to re-arm; the exact scan runs only when the timer fires.
+   * can only move earlier, so the machine's cheap bound (no queue scan) decides
+   * whether to re-arm; the exact deadline is computed only when the timer fires.
    */
   private rearm(): void {
     if (this.ended) return;
-    const ctx = this.actor.getSnapshot().context;
-    const { s, config } = ctx;
-    let candidate = ctx.lastActivity + config.sessionTimeoutMs;
-    if (!s.attached) candidate = Math.min(candidate, s.detachedAt + config.resumeWindowMs);
-    else if (s.queue.size > 0) candidate = Math.min(candidate, this.deps.clock.now() + config.ackTimeoutMs);
-    if (candidate < this.armedAt) this.arm(candidate);
+    const at = nextDeadline(this.actor.getSnapshot().context, this.deps.clock.now());
+    if (at !== null && at < this.armedAt) this.arm(at);
   }
 
   private arm(at: number): void {

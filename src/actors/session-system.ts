@@ -4,7 +4,7 @@
  * section 4), and routes producer pushes to the right actor.
  */
 import { randomUUID } from 'node:crypto';
-import type { PushResult, SessionEffect } from '../machines/session-machine.js';
+import type { PushResult, SessionOutput } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { NotifySyncHint } from '../protocol/codes.js';
 import type { SessionLink } from './ports.js';
@@ -208,21 +208,14 @@ export class SessionSystem {
     return actor;
   }
 
-  /** Effects -> login / detached lifecycle events (only when someone listens). */
-  private observe(actor: SessionActor, effect: SessionEffect): void {
-    this.opts.observe?.(actor, effect);
-    if (effect.type !== 'events') return;
-    for (const e of effect.events) {
-      if (e.type === 'logged_in') {
-        this.opts.onLifecycle?.({
-          type: 'login',
-          sessionId: actor.sessionId,
-          openid: actor.openid,
-          zone: e.zone,
-        });
-      } else if (e.type === 'detached') {
-        this.opts.onLifecycle?.({ type: 'detached', sessionId: actor.sessionId, openid: actor.openid });
-      }
+  /** Login and detach facts -> lifecycle events (only when someone listens). */
+  private observe(actor: SessionActor, output: SessionOutput): void {
+    this.opts.observe?.(actor, output);
+    const { sessionId, openid } = actor;
+    if (output.type === 'logged_in') {
+      this.opts.onLifecycle?.({ type: 'login', sessionId, openid, zone: output.zone });
+    } else if (output.type === 'detached') {
+      this.opts.onLifecycle?.({ type: 'detached', sessionId, openid });
     }
   }
 

@@ -128,6 +128,19 @@ export class OrderedQueue {
     return released;
   }
 
+  /**
+   * When the newest entry an ACK of `seq` would release left, if it left once
+   * (Karn: a resent entry gives no round-trip sample); null otherwise.
+   */
+  sentOnceAt(seq: number): number | null {
+    const upTo = Math.min(seq, this.lastSeq);
+    for (let i = this.head + (upTo - this._lastAcked) - 1; i >= this.head; i--) {
+      const e = this.entries[i]!;
+      if (e.sentAt >= 0 && e.retries === 0) return e.sentAt;
+    }
+    return null;
+  }
+
   /** Pending entries in seq order (do not mutate the array). */
   pending(): readonly QueueEntry[] {
     return this.head === 0 ? this.entries : this.entries.slice(this.head);

@@ -13,7 +13,7 @@
  * event: the actor is its only writer and a copy per push would dominate the
  * hot path.
  */
-import { enqueueActions, setup } from 'xstate';
+import { and, assertEvent, enqueueActions, not, setup, stateIn } from 'xstate';
 import {
   CloseCode,
   ErrorCode,
@@ -83,16 +83,63 @@ export interface PushItem {
 export type SessionEffect =
   | { type: 'events'; events: SessionEvent[] }
   /**
+   * `seqs[i]` is the reliable seq of `frames[i]` (0 for a control frame);
+   * `retransmit`: these frames were written on this link before (ack_timeout).
    * `control`: only control frames (seq 0: heartbeat answers, protocol
    * errors), no stored event behind them, so they need not wait for an
    * earlier store (nothing reliable is reordered by sending them first).
    */
-  | { type: 'send'; linkId: number; frames: Uint8Array[]; control?: boolean }
+  | {
+      type: 'send';
+      linkId: number;
+      frames: Uint8Array[];
+      seqs: number[];
+      retransmit: boolean;
+      control?: boolean;
+    }
   | { type: 'close'; linkId: number; code: number; reason: string }
   | { type: 'upstream'; service: string; clientSeq: number; msgId: number; request: UpstreamRequest }
   /** Answers to the producers of one PUSH batch, in order. */
   | { type: 'replies'; replies: Array<[(result: PushResult) => void, PushResult]> }
   | { type: 'ended'; reason: string };
+
+/**
+ * What happened to the session, for observers (metrics, lifecycle, inspector):
+ * the actor carries out effects and only reports facts. Each fact follows the
+ * `events` effect that stored it.
+ */
+export type SessionFact =
+  /** A reliable push got its seq: an answer to request `clientSeq`, or a notify (clientSeq 0). */
+  | { type: 'accepted'; seq: number; kind: 'answer' | 'notify'; clientSeq: number }
+  /** A notify was held for in-flight request `clientSeq`. */
+  | { type: 'held'; clientSeq: number }
+  /**
+   * An upstream call's outcome became the answer of `clientSeq`; `elapsedMs`: the
+   * call as the actor timed it (absent when no call was made).
+   */
+  | { type: 'answered'; clientSeq: number; service?: string; elapsedMs?: number }
+  /** The client acknowledged up to `seq`; `roundTripMs` when a push it covers left only once. */
+  | { type: 'acked'; seq: number; roundTripMs: number | null }
+  | { type: 'attached'; linkId: number; kind: 'new' | 'resume' | 'takeover' }
+  | { type: 'detached'; linkId: number }
+  | { type: 'logged_in'; zone: number };
+
+/** Everything the machine emits: effects to carry out, facts to observe. */
+export type SessionOutput = SessionEffect | SessionFact;
+
+const FACT_TYPES: ReadonlySet<SessionOutput['type']> = new Set<SessionFact['type']>([
+  'accepted',
+  'held',
+  'answered',
+  'acked',
+  'attached',
+  'detached',
+  'logged_in',
+]);
+
+export function isFact(output: SessionOutput): output is SessionFact {
+  return FACT_TYPES.has(output.type);
+}
 
 export type SessionMachineEvent =
   | {
@@ -122,8 +169,25 @@ export type SessionMachineEvent =
     }
   | { type: 'ACK'; now: number; linkId: number; seq: number }
   | { type: 'STOP'; now: number; linkId: number }
-  | { type: 'UPSTREAM_REPLY'; now: number; clientSeq: number; service: string; response: UpstreamResponse }
-  | { type: 'UPSTREAM_FAILED'; now: number; clientSeq: number; code: number; message: string; detail: string }
+  /** `elapsedMs`: how long the upstream call took, as the actor timed it (a fact for observers). */
+  | {
+      type: 'UPSTREAM_REPLY';
+      now: number;
+      clientSeq: number;
+      service: string;
+      response: UpstreamResponse;
+      elapsedMs?: number;
+    }
+  | {
+      type: 'UPSTREAM_FAILED';
+      now: number;
+      clientSeq: number;
+      code: number;
+      message: string;
+      detail: string;
+      service?: string;
+      elapsedMs?: number;
+    }
   /** Pushes that reached the actor in one turn, in arrival order (one machine step for all). */
   | { type: 'PUSH'; now: number; items: readonly PushItem[] }
   | { type: 'TICK'; now: number }
@@ -157,13 +221,23 @@ export interface SessionContext {
 /** Collects what one event changes, then emits it in a safe order. */
 class Outbox {
   readonly events: SessionEvent[] = [];
+  readonly facts: SessionFact[] = [];
   readonly frames: Uint8Array[] = [];
   readonly after: SessionEffect[] = [];
-  constructor(readonly ctx: SessionContext) {}
+  constructor(
+    readonly ctx: SessionContext,
+    readonly now: number,
+  ) {}
 
   record(e: SessionEvent): void {
+    // Read before applying: an ACK releases the entries its round trip is measured on.
+    const fact = factOf(this.ctx.s, e, this.now);
     applySessionEvent(this.ctx.s, e);
     this.events.push(e);
+    if (fact) this.facts.push(fact);
+  }
+  fact(f: SessionFact): void {
+    this.facts.push(f);
   }
   /** Queue a reliable frame; `pid` remembers a producer's push id with its window. */
   pushFrame(
@@ -179,8 +253,8 @@ class Outbox {
     );
   }
   /** Queue a held notify being released (its push id, if still remembered, learns the seq). */
-  releaseNotify(n: BoundNotify, now: number): void {
-    const known = n.pid === undefined ? undefined : pushIdOf(this.ctx.s, n.pid, now);
+  releaseNotify(n: BoundNotify): void {
+    const known = n.pid === undefined ? undefined : pushIdOf(this.ctx.s, n.pid, this.now);
     this.pushFrame(
       (seq) => notifyFrame(seq, n.payload),
       0,
@@ -192,23 +266,47 @@ class Outbox {
   }
 }
 
-type Enqueue = { emit: (e: SessionEffect) => void };
+/** The fact a stored event makes known (attach and detach facts name their link and are added by hand). */
+function factOf(s: SessionState, e: SessionEvent, now: number): SessionFact | null {
+  switch (e.type) {
+    case 'pushed':
+      return {
+        type: 'accepted',
+        seq: e.seq,
+        kind: e.answers > 0 ? 'answer' : 'notify',
+        clientSeq: e.answers,
+      };
+    case 'held':
+      return { type: 'held', clientSeq: e.clientSeq };
+    case 'acked': {
+      const sentAt = s.queue.sentOnceAt(e.seq);
+      return { type: 'acked', seq: e.seq, roundTripMs: sentAt === null ? null : now - sentAt };
+    }
+    case 'logged_in':
+      return { type: 'logged_in', zone: e.zone };
+    default:
+      return null;
+  }
+}
 
-/** Events are stored first, then frames leave (in seq order), then the rest. */
-function flush(out: Outbox, enqueue: Enqueue, now: number): void {
+type Enqueue = { emit: (e: SessionOutput) => void };
+
+/** Events are stored first, then facts are told, then frames leave (in seq order), then the rest. */
+function flush(out: Outbox, enqueue: Enqueue): void {
   const { ctx } = out;
   if (out.events.length > 0) enqueue.emit({ type: 'events', events: out.events });
+  for (const fact of out.facts) enqueue.emit(fact);
   if (ctx.s.attached && ctx.linkId !== 0) {
-    const controlFrames = out.frames.length;
-    for (const e of ctx.s.queue.takeUnsent(now)) out.frames.push(e.frame);
+    const seqs: number[] = out.frames.map(() => 0);
+    for (const e of ctx.s.queue.takeUnsent(out.now)) {
+      out.frames.push(e.frame);
+      seqs.push(e.seq);
+    }
     if (out.frames.length > 0) {
+      const send = { type: 'send', linkId: ctx.linkId, frames: out.frames, seqs, retransmit: false } as const;
       // Nothing stored and nothing reliable: these frames need not wait for an earlier store.
-      const control = out.events.length === 0 && out.frames.length === controlFrames;
-      enqueue.emit(
-        control
-          ? { type: 'send', linkId: ctx.linkId, frames: out.frames, control: true }
-          : { type: 'send', linkId: ctx.linkId, frames: out.frames },
-      );
+      const control = out.events.length === 0 && seqs[seqs.length - 1] === 0;
+      enqueue.emit(control ? { ...send, control: true } : send);
     }
   }
   for (const effect of out.after) enqueue.emit(effect);
@@ -231,18 +329,24 @@ function parseZone(headers: Record<string, string> | undefined): number | null {
   return Number.isSafeInteger(zone) ? zone : null;
 }
 
-type Ev<T extends SessionMachineEvent['type']> = Extract<SessionMachineEvent, { type: T }>;
-
-export function nextDeadline(ctx: SessionContext): number | null {
+/**
+ * When the session next needs a TICK (session_timeout, resume_window, ack_timeout),
+ * or null once closed. With `sentBy`, the time of the event just handled, the
+ * ack deadline is bounded by `sentBy + ack_timeout` instead of scanning the queue:
+ * anything sent earlier was bounded when it was sent, so an owner that only
+ * moves its timer earlier stays exact at the cost of an early TICK at most.
+ */
+export function nextDeadline(ctx: SessionContext, sentBy?: number): number | null {
   const { s, config } = ctx;
   if (s.phase === 'closed') return null;
   let at = ctx.lastActivity + config.sessionTimeoutMs;
-  if (!s.attached) at = Math.min(at, s.detachedAt + config.resumeWindowMs);
-  else {
-    const ack = s.queue.nextDeadline(config.ackTimeoutMs);
-    if (ack !== null) at = Math.min(at, ack);
+  if (!s.attached) return Math.min(at, s.detachedAt + config.resumeWindowMs);
+  if (sentBy !== undefined) {
+    if (s.queue.size > 0) at = Math.min(at, sentBy + config.ackTimeoutMs);
+    return at;
   }
-  return at;
+  const ack = s.queue.nextDeadline(config.ackTimeoutMs);
+  return ack === null ? at : Math.min(at, ack);
 }
 
 /** Detach from the current link and close it; the session stays for a resume. */
@@ -254,11 +358,12 @@ function dropLink(
   reason: string,
 ): void {
   const linkId = context.linkId;
-  const out = new Outbox(context);
+  const out = new Outbox(context, now);
   out.record({ v: 1, type: 'detached', at: now });
+  out.fact({ type: 'detached', linkId });
   context.linkId = 0;
   out.after.push({ type: 'close', linkId, code, reason });
-  flush(out, enqueue, now);
+  flush(out, enqueue);
 }
 
 /**
@@ -268,13 +373,8 @@ function dropLink(
  * a push bound to an in-flight request is held. A refusal remembers nothing,
  * so the same push id may be retried.
  */
-function acceptOne(
-  out: Outbox,
-  s: SessionState,
-  config: SessionConfig,
-  item: PushItem,
-  now: number,
-): PushResult {
+function acceptOne(out: Outbox, s: SessionState, config: SessionConfig, item: PushItem): PushResult {
+  const now = out.now;
   const pushId = item.pushId === '' ? undefined : item.pushId;
   if (pushId !== undefined) {
     const first = pushIdOf(s, pushId, now);
@@ -322,12 +422,25 @@ function acceptOne(
   return { ok: true, seq: s.queue.lastSeq };
 }
 
+/** An ERROR frame refusing a request without accepting it (seq 0, not stored). */
+export interface Refusal {
+  code: number;
+  message: string;
+  detail?: string;
+}
+
+/** The end of a request: stored, its answer queued with the client's seq, done. */
+function answerRequest(out: Outbox, clientSeq: number, build: (seq: number) => Uint8Array): void {
+  out.pushFrame(build, clientSeq);
+  out.record({ v: 1, type: 'request_done', clientSeq });
+}
+
 export const sessionMachine = setup({
   types: {
     context: {} as SessionContext,
     events: {} as SessionMachineEvent,
     input: {} as SessionInput,
-    emitted: {} as SessionEffect,
+    emitted: {} as SessionOutput,
   },
   guards: {
     fromCurrentLink: ({ context, event }) =>
@@ -337,16 +450,44 @@ export const sessionMachine = setup({
       !context.s.attached && event.now - context.s.detachedAt >= context.config.resumeWindowMs,
     idleTooLong: ({ context, event }) => event.now - context.lastActivity >= context.config.sessionTimeoutMs,
     retriesExhausted: ({ context, event }) =>
-      context.s.attached &&
       context.s.queue.exhausted(event.now, context.config.ackTimeoutMs, context.config.maxRetries),
+    /** BUSINESS seq_id must be a positive integer. */
+    invalidSeq: ({ event }) => {
+      assertEvent(event, 'BUSINESS');
+      return !Number.isSafeInteger(event.seq) || event.seq <= 0;
+    },
+    /** A seq at or below the highest accepted one: a duplicate, never forwarded twice. */
+    seenSeq: ({ context, event }) => {
+      assertEvent(event, 'BUSINESS');
+      return event.seq <= context.s.lastClientSeq;
+    },
+    /** The request of this seq is in flight or its answer unacknowledged: that answer reaches the client. */
+    answerPending: ({ context, event }) => {
+      assertEvent(event, 'BUSINESS');
+      return context.s.inflight.has(event.seq) || context.s.answered.has(event.seq);
+    },
+    queueFull: ({ context }) => queueFull(context.s, context.config),
+    storeUnavailable: ({ event }) => {
+      assertEvent(event, 'BUSINESS');
+      return event.storeAvailable === false;
+    },
+    /** The action's service is not the login service (only hello is served before login). */
+    needsLogin: ({ context, event }) => {
+      assertEvent(event, 'BUSINESS');
+      return context.route(event.action) !== context.helloService;
+    },
   },
   actions: {
+    /** A frame from the client: session_timeout starts over. */
+    touch: ({ context, event }) => {
+      context.lastActivity = event.now;
+    },
     attachLink: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<'ATTACH'>;
-      const out = new Outbox(context);
+      assertEvent(event, 'ATTACH');
+      const out = new Outbox(context, event.now);
       const { s } = context;
-      let kind: 'new' | 'resume' | 'takeover' = e.isNew ? 'new' : 'resume';
-      if (s.attached && context.linkId !== 0 && context.linkId !== e.linkId) {
+      let kind: 'new' | 'resume' | 'takeover' = event.isNew ? 'new' : 'resume';
+      if (s.attached && context.linkId !== 0 && context.linkId !== event.linkId) {
         kind = 'takeover';
         out.after.push({
           type: 'close',
@@ -355,138 +496,122 @@ export const sessionMachine = setup({
           reason: 'session taken over',
         });
       }
-      out.record({ v: 1, type: 'attached', at: e.now, kind });
+      out.record({ v: 1, type: 'attached', at: event.now, kind });
+      out.fact({ type: 'attached', linkId: event.linkId, kind });
       // Clamped to the highest seq sent: pushes queued while detached are never dropped by it.
-      const acked = s.queue.clampAck(e.lastAckedSeq);
+      const acked = s.queue.clampAck(event.lastAckedSeq);
       if (acked > s.queue.lastAcked) out.record({ v: 1, type: 'acked', seq: acked });
-      context.linkId = e.linkId;
-      context.lastActivity = e.now;
+      context.linkId = event.linkId;
+      context.lastActivity = event.now;
       out.control(
-        startRespFrame(e.msgId, {
+        startRespFrame(event.msgId, {
           success: true,
           heartbeatInterval: context.config.heartbeatIntervalSec,
-          connectionId: e.connectionId,
+          connectionId: event.connectionId,
           sessionId: s.sessionId,
           resumed: kind !== 'new',
           lastClientSeq: s.lastClientSeq,
           zone: s.zone,
         }),
       );
-      flush(out, enqueue, e.now);
+      flush(out, enqueue);
     }),
     detachLink: enqueueActions(({ context, event, enqueue }) => {
-      const out = new Outbox(context);
+      const out = new Outbox(context, event.now);
       out.record({ v: 1, type: 'detached', at: event.now });
+      out.fact({ type: 'detached', linkId: context.linkId });
       context.linkId = 0;
-      flush(out, enqueue, event.now);
+      flush(out, enqueue);
     }),
     answerHeartbeat: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<'HEARTBEAT'>;
-      context.lastActivity = e.now;
+      assertEvent(event, 'HEARTBEAT');
       enqueue.emit({
         type: 'send',
         linkId: context.linkId,
-        frames: [heartbeatRespFrame(e.msgId, e.clientTimestamp, e.now)],
+        frames: [heartbeatRespFrame(event.msgId, event.clientTimestamp, event.now)],
+        seqs: [0],
+        retransmit: false,
         control: true,
       });
     }),
-    handleBusiness: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<'BUSINESS'>;
-      const { s, config } = context;
-      const out = new Outbox(context);
-      context.lastActivity = e.now;
-      const seq = e.seq;
-      if (!Number.isSafeInteger(seq) || seq <= 0) {
-        out.control(
-          controlErrorFrame(e.msgId, ErrorCode.BAD_REQUEST, 'BUSINESS seq_id must be > 0', `seq_id=${seq}`),
-        );
-      } else if (seq <= s.lastClientSeq) {
-        // A duplicate is never forwarded twice; its answer, if still unacknowledged, reaches the client anyway.
-        if (!s.inflight.has(seq) && !s.answered.has(seq)) {
-          if (!queueFull(s, config)) {
-            out.pushFrame((n) =>
-              answerErrorFrame(
-                n,
-                e.msgId,
-                seq,
-                ErrorCode.DUPLICATE_REQUEST,
-                'duplicate request',
-                `seq_id=${seq} already answered`,
-              ),
-            );
-          } else {
-            out.control(controlErrorFrame(e.msgId, ErrorCode.QUEUE_FULL, 'session queue full'));
-          }
-        }
-      } else if (e.storeAvailable === false) {
-        // Not accepted (nothing stored, seq not consumed): the client may send the same seq again.
-        out.control(
-          controlErrorFrame(
-            e.msgId,
-            ErrorCode.UPSTREAM_UNAVAILABLE,
-            'event log unavailable',
-            'the gateway cannot store session state right now; retry',
-          ),
-        );
-      } else if (queueFull(s, config)) {
-        // Not accepted: the client may send the same seq again once it has acknowledged pushes.
-        out.control(
-          controlErrorFrame(
-            e.msgId,
-            ErrorCode.QUEUE_FULL,
-            'session queue full',
-            `max_queue=${config.maxQueue} max_queue_bytes=${config.maxQueueBytes}`,
-          ),
-        );
-      } else {
-        const service = context.route(e.action);
-        out.record({ v: 1, type: 'request_accepted', clientSeq: seq, msgId: e.msgId, at: e.now });
-        if (s.phase !== 'normal' && service !== context.helloService) {
-          out.pushFrame(
-            (n) =>
-              answerErrorFrame(
-                n,
-                e.msgId,
-                seq,
-                ErrorCode.NOT_LOGGED_IN,
-                'not logged in',
-                `action ${e.action} needs login`,
-              ),
-            seq,
-          );
-          out.record({ v: 1, type: 'request_done', clientSeq: seq });
-        } else {
-          out.after.push({
-            type: 'upstream',
-            service,
-            clientSeq: seq,
-            msgId: e.msgId,
-            request: {
-              sessionId: s.sessionId,
-              openid: s.openid,
-              action: e.action,
-              params: e.params,
-              data: e.data,
-              headers: { ...e.headers, zone: String(s.zone) },
-              clientSeqId: seq,
-            },
-          });
-        }
-      }
-      flush(out, enqueue, e.now);
+    /** Refuse a BUSINESS request with a control ERROR frame (nothing accepted or stored). */
+    refuseRequest: enqueueActions(({ context, event, enqueue }, refusal: Refusal) => {
+      assertEvent(event, 'BUSINESS');
+      const out = new Outbox(context, event.now);
+      out.control(controlErrorFrame(event.msgId, refusal.code, refusal.message, refusal.detail));
+      flush(out, enqueue);
+    }),
+    /** Nothing to answer (a duplicate whose answer is on its way): only what is unsent leaves. */
+    sendUnsent: enqueueActions(({ context, event, enqueue }) => {
+      flush(new Outbox(context, event.now), enqueue);
+    }),
+    answerDuplicate: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'BUSINESS');
+      const { msgId, seq } = event;
+      const out = new Outbox(context, event.now);
+      out.pushFrame((n) =>
+        answerErrorFrame(
+          n,
+          msgId,
+          seq,
+          ErrorCode.DUPLICATE_REQUEST,
+          'duplicate request',
+          `seq_id=${seq} already answered`,
+        ),
+      );
+      flush(out, enqueue);
+    }),
+    refuseNotLoggedIn: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'BUSINESS');
+      const { msgId, seq, action } = event;
+      const out = new Outbox(context, event.now);
+      out.record({ v: 1, type: 'request_accepted', clientSeq: seq, msgId, at: event.now });
+      answerRequest(out, seq, (n) =>
+        answerErrorFrame(
+          n,
+          msgId,
+          seq,
+          ErrorCode.NOT_LOGGED_IN,
+          'not logged in',
+          `action ${action} needs login`,
+        ),
+      );
+      flush(out, enqueue);
+    }),
+    forwardUpstream: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'BUSINESS');
+      const { s } = context;
+      const out = new Outbox(context, event.now);
+      out.record({ v: 1, type: 'request_accepted', clientSeq: event.seq, msgId: event.msgId, at: event.now });
+      out.after.push({
+        type: 'upstream',
+        service: context.route(event.action),
+        clientSeq: event.seq,
+        msgId: event.msgId,
+        request: {
+          sessionId: s.sessionId,
+          openid: s.openid,
+          action: event.action,
+          params: event.params,
+          data: event.data,
+          headers: { ...event.headers, zone: String(s.zone) },
+          clientSeqId: event.seq,
+        },
+      });
+      flush(out, enqueue);
     }),
     answerFromUpstream: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<'UPSTREAM_REPLY'>;
+      assertEvent(event, 'UPSTREAM_REPLY');
       const { s, config } = context;
-      const req = s.inflight.get(e.clientSeq);
+      const { clientSeq, response: r } = event;
+      const req = s.inflight.get(clientSeq);
       if (!req) return;
-      const out = new Outbox(context);
-      const release = s.binder.releaseAroundAnswer(e.clientSeq);
-      for (const n of release.before) out.releaseNotify(n, e.now);
-      const r = e.response;
+      const out = new Outbox(context, event.now);
+      const release = s.binder.releaseAroundAnswer(clientSeq);
+      for (const n of release.before) out.releaseNotify(n);
       let tooLarge = false;
       out.pushFrame((n) => {
-        const frame = answerFrame(n, req.msgId, e.clientSeq, r.code, r.message, r.data, r.headers);
+        const frame = answerFrame(n, req.msgId, clientSeq, r.code, r.message, r.data, r.headers);
         const body = frame.length - FRAME_PREFIX_BYTES;
         if (body <= config.maxFrameBytes) return frame;
         // The client would have to refuse it: an error it can take instead, same seq rules.
@@ -494,70 +619,70 @@ export const sessionMachine = setup({
         return answerErrorFrame(
           n,
           req.msgId,
-          e.clientSeq,
+          clientSeq,
           ErrorCode.UPSTREAM_ERROR,
           'upstream answer too large',
           `BUSINESS_DATA frame of ${body} bytes exceeds max_frame_bytes ${config.maxFrameBytes}`,
         );
-      }, e.clientSeq);
-      for (const n of release.after) out.releaseNotify(n, e.now);
-      out.record({ v: 1, type: 'request_done', clientSeq: e.clientSeq });
-      if (e.service === context.helloService && r.code === 0 && !tooLarge) {
+      }, clientSeq);
+      for (const n of release.after) out.releaseNotify(n);
+      out.record({ v: 1, type: 'request_done', clientSeq });
+      out.fact({ type: 'answered', clientSeq, service: event.service, elapsedMs: event.elapsedMs });
+      if (event.service === context.helloService && r.code === 0 && !tooLarge) {
         const zone = parseZone(r.headers);
-        if (zone !== null) out.record({ v: 1, type: 'logged_in', zone, at: e.now });
+        if (zone !== null) out.record({ v: 1, type: 'logged_in', zone, at: event.now });
       }
-      flush(out, enqueue, e.now);
+      flush(out, enqueue);
     }),
     answerUpstreamFailure: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<'UPSTREAM_FAILED'>;
+      assertEvent(event, 'UPSTREAM_FAILED');
       const { s } = context;
-      const req = s.inflight.get(e.clientSeq);
+      const { clientSeq } = event;
+      const req = s.inflight.get(clientSeq);
       if (!req) return;
-      const out = new Outbox(context);
-      for (const n of s.binder.releaseInOrder(e.clientSeq)) out.releaseNotify(n, e.now);
-      out.pushFrame(
-        (n) => answerErrorFrame(n, req.msgId, e.clientSeq, e.code, e.message, e.detail),
-        e.clientSeq,
+      const out = new Outbox(context, event.now);
+      for (const n of s.binder.releaseInOrder(clientSeq)) out.releaseNotify(n);
+      answerRequest(out, clientSeq, (n) =>
+        answerErrorFrame(n, req.msgId, clientSeq, event.code, event.message, event.detail),
       );
-      out.record({ v: 1, type: 'request_done', clientSeq: e.clientSeq });
-      flush(out, enqueue, e.now);
+      out.fact({ type: 'answered', clientSeq, service: event.service, elapsedMs: event.elapsedMs });
+      flush(out, enqueue);
     }),
     acceptPush: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<'PUSH'>;
+      assertEvent(event, 'PUSH');
       const { s, config } = context;
-      const out = new Outbox(context);
+      const out = new Outbox(context, event.now);
       const replies: Array<[(result: PushResult) => void, PushResult]> = [];
-      for (const item of e.items) {
-        const result = acceptOne(out, s, config, item, e.now);
+      for (const item of event.items) {
+        const result = acceptOne(out, s, config, item);
         if (item.reply) replies.push([item.reply, result]);
       }
       if (replies.length > 0) out.after.push({ type: 'replies', replies });
-      flush(out, enqueue, e.now);
+      flush(out, enqueue);
     }),
     acknowledge: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<'ACK'>;
-      context.lastActivity = e.now;
-      const seq = context.s.queue.clampAck(e.seq);
+      assertEvent(event, 'ACK');
+      const seq = context.s.queue.clampAck(event.seq);
       if (seq <= context.s.queue.lastAcked) return;
-      const out = new Outbox(context);
+      const out = new Outbox(context, event.now);
       out.record({ v: 1, type: 'acked', seq });
-      flush(out, enqueue, e.now);
+      flush(out, enqueue);
     }),
     retransmit: enqueueActions(({ context, event, enqueue }) => {
       const { s, config } = context;
-      if (!s.attached || context.linkId === 0) return;
       const plan = s.queue.retransmit(event.now, config.ackTimeoutMs, config.maxRetries);
-      if (plan.resend.length > 0) {
-        enqueue.emit({ type: 'send', linkId: context.linkId, frames: plan.resend.map((q) => q.frame) });
-      }
+      if (plan.resend.length === 0) return;
+      enqueue.emit({
+        type: 'send',
+        linkId: context.linkId,
+        frames: plan.resend.map((q) => q.frame),
+        seqs: plan.resend.map((q) => q.seq),
+        retransmit: true,
+      });
     }),
-    // The link is dead, not the messages: everything stays queued for a resume.
-    closeDeadLink: enqueueActions(({ context, event, enqueue }) => {
-      dropLink(context, enqueue, event.now, CloseCode.ACK_TIMEOUT, 'ack timeout');
-    }),
-    closeLinkForShutdown: enqueueActions(({ context, event, enqueue }) => {
-      if (!context.s.attached || context.linkId === 0) return;
-      dropLink(context, enqueue, event.now, CloseCode.SERVER_SHUTDOWN, 'server shutdown');
+    /** Close the current link with `code`; the session stays for a resume. */
+    dropLink: enqueueActions(({ context, event, enqueue }, params: { code: number; reason: string }) => {
+      dropLink(context, enqueue, event.now, params.code, params.reason);
     }),
     endSession: enqueueActions(({ context, event, enqueue }) => {
       const reason =
@@ -569,12 +694,12 @@ export const sessionMachine = setup({
               ? 'session_timeout'
               : 'resume_window_expired';
       const linkId = context.linkId;
-      const out = new Outbox(context);
+      const out = new Outbox(context, event.now);
       out.record({ v: 1, type: 'closed', at: event.now, reason });
       context.linkId = 0;
       if (linkId !== 0) out.after.push({ type: 'close', linkId, code: CloseCode.NO_ERROR, reason });
       out.after.push({ type: 'ended', reason });
-      flush(out, enqueue, event.now);
+      flush(out, enqueue);
     }),
   },
 }).createMachine({
@@ -605,19 +730,20 @@ export const sessionMachine = setup({
     active: {
       type: 'parallel',
       on: {
-        STOP: { guard: 'fromCurrentLink', target: 'closed', actions: 'endSession' },
         KICK: { target: 'closed', actions: 'endSession' },
-        HEARTBEAT: { guard: 'fromCurrentLink', actions: 'answerHeartbeat' },
-        BUSINESS: { guard: 'fromCurrentLink', actions: 'handleBusiness' },
-        ACK: { guard: 'fromCurrentLink', actions: 'acknowledge' },
         UPSTREAM_REPLY: { actions: 'answerFromUpstream' },
         UPSTREAM_FAILED: { actions: 'answerUpstreamFailure' },
         PUSH: { actions: 'acceptPush' },
         TICK: [
           { guard: 'detachedTooLong', target: 'closed', actions: 'endSession' },
           { guard: 'idleTooLong', target: 'closed', actions: 'endSession' },
-          { guard: 'retriesExhausted', target: '#session.active.link.detached', actions: 'closeDeadLink' },
-          { actions: 'retransmit' },
+          // The link is dead, not the messages: everything stays queued for a resume.
+          {
+            guard: and([stateIn({ active: { link: 'attached' } }), 'retriesExhausted']),
+            target: '#session.active.link.detached',
+            actions: { type: 'dropLink', params: { code: CloseCode.ACK_TIMEOUT, reason: 'ack timeout' } },
+          },
+          { guard: stateIn({ active: { link: 'attached' } }), actions: 'retransmit' },
         ],
       },
       states: {
@@ -634,12 +760,90 @@ export const sessionMachine = setup({
             detached: {
               on: { ATTACH: { target: 'attached', actions: 'attachLink' } },
             },
+            // Frames count only from the current link: a link taken over is ignored until it closes.
             attached: {
-              // A START on another connection takes the session over.
               on: {
+                // A START on another connection takes the session over.
                 ATTACH: { target: 'attached', reenter: true, actions: 'attachLink' },
                 DETACH: { guard: 'fromCurrentLink', target: 'detached', actions: 'detachLink' },
-                SHUTDOWN: { target: 'detached', actions: 'closeLinkForShutdown' },
+                SHUTDOWN: {
+                  target: 'detached',
+                  actions: {
+                    type: 'dropLink',
+                    params: { code: CloseCode.SERVER_SHUTDOWN, reason: 'server shutdown' },
+                  },
+                },
+                STOP: { guard: 'fromCurrentLink', target: '#session.closed', actions: 'endSession' },
+                HEARTBEAT: { guard: 'fromCurrentLink', actions: ['touch', 'answerHeartbeat'] },
+                ACK: { guard: 'fromCurrentLink', actions: ['touch', 'acknowledge'] },
+                BUSINESS: [
+                  { guard: not('fromCurrentLink') },
+                  {
+                    guard: 'invalidSeq',
+                    actions: [
+                      'touch',
+                      {
+                        type: 'refuseRequest',
+                        params: ({ event }) => {
+                          assertEvent(event, 'BUSINESS');
+                          return {
+                            code: ErrorCode.BAD_REQUEST,
+                            message: 'BUSINESS seq_id must be > 0',
+                            detail: `seq_id=${event.seq}`,
+                          };
+                        },
+                      },
+                    ],
+                  },
+                  // Its answer, if still unacknowledged, reaches the client anyway.
+                  { guard: and(['seenSeq', 'answerPending']), actions: ['touch', 'sendUnsent'] },
+                  {
+                    guard: and(['seenSeq', 'queueFull']),
+                    actions: [
+                      'touch',
+                      {
+                        type: 'refuseRequest',
+                        params: { code: ErrorCode.QUEUE_FULL, message: 'session queue full' },
+                      },
+                    ],
+                  },
+                  { guard: 'seenSeq', actions: ['touch', 'answerDuplicate'] },
+                  // Not accepted (nothing stored, seq not consumed): the client may send the same seq again.
+                  {
+                    guard: 'storeUnavailable',
+                    actions: [
+                      'touch',
+                      {
+                        type: 'refuseRequest',
+                        params: {
+                          code: ErrorCode.UPSTREAM_UNAVAILABLE,
+                          message: 'event log unavailable',
+                          detail: 'the gateway cannot store session state right now; retry',
+                        },
+                      },
+                    ],
+                  },
+                  // Not accepted: the client may send the same seq again once it has acknowledged pushes.
+                  {
+                    guard: 'queueFull',
+                    actions: [
+                      'touch',
+                      {
+                        type: 'refuseRequest',
+                        params: ({ context }) => ({
+                          code: ErrorCode.QUEUE_FULL,
+                          message: 'session queue full',
+                          detail: `max_queue=${context.config.maxQueue} max_queue_bytes=${context.config.maxQueueBytes}`,
+                        }),
+                      },
+                    ],
+                  },
+                  {
+                    guard: and([stateIn({ active: { phase: 'inited' } }), 'needsLogin']),
+                    actions: ['touch', 'refuseNotLoggedIn'],
+                  },
+                  { actions: ['touch', 'forwardUpstream'] },
+                ],
               },
             },
           },

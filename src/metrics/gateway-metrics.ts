@@ -11,7 +11,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { SessionActor } from '../actors/session-actor.js';
 import type { SessionLifecycle } from '../actors/session-system.js';
 import type { GatewayObservers } from '../gateway.js';
-import type { SessionEffect } from '../machines/session-machine.js';
+import type { SessionOutput } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { CloseCode, ErrorCode, GateError, RequestType } from '../protocol/codes.js';
 import type { UpstreamResponse } from '../protocol/messages.js';
@@ -611,7 +611,7 @@ export class GatewayMetrics {
     return t;
   }
 
-  private onEffect(actor: SessionActor, effect: SessionEffect): void {
+  private onEffect(actor: SessionActor, effect: SessionOutput): void {
     switch (effect.type) {
       case 'events': {
         let t: ActorTrack | undefined;
