@@ -23,20 +23,69 @@ export class LatencyWindow {
     if (this.filled < this.capacity) this.filled++;
   }
 
-  /** p50/p90/p99/max/mean of the samples taken at or after `since` (nearest-rank). */
+  /**
+   * p50/p90/p99/max/mean of the samples taken at or after `since` (nearest-rank).
+   * Each rank is found by selection, not a sort: O(n) per call, and each later
+   * rank searches only above the one before.
+   */
   summary(since: number): LatencySummary {
     const picked = new Float64Array(this.filled);
     let n = 0;
+    let sum = 0;
+    let max = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < this.filled; i++) {
-      if (this.at[i]! >= since) picked[n++] = this.value[i]!;
+      if (this.at[i]! < since) continue;
+      const v = this.value[i]!;
+      picked[n++] = v;
+      sum += v;
+      if (v > max) max = v;
     }
     if (n === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
-    const sorted = picked.subarray(0, n).sort();
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += sorted[i]!;
-    const rank = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]!;
-    return { count: n, p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: sorted[n - 1]!, mean: sum / n };
+    const rank = (p: number) => Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1));
+    const k50 = rank(0.5);
+    const k90 = rank(0.9);
+    const k99 = rank(0.99);
+    const p50 = select(picked, 0, n - 1, k50);
+    const p90 = select(picked, k50, n - 1, k90);
+    const p99 = select(picked, k90, n - 1, k99);
+    return { count: n, p50, p90, p99, max, mean: sum / n };
   }
+}
+
+/**
+ * The k-th smallest of a[lo..hi] (Hoare quickselect, median-of-three pivot);
+ * reorders a[lo..hi] so that a[k] holds it, smaller values before, larger after.
+ */
+export function select(a: Float64Array, lo: number, hi: number, k: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three as pivot: sorted input (the usual case for latencies) stays linear.
+    if (a[mid]! < a[lo]!) swap(a, mid, lo);
+    if (a[hi]! < a[lo]!) swap(a, hi, lo);
+    if (a[hi]! < a[mid]!) swap(a, hi, mid);
+    const pivot = a[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }
 
 export interface LatencySummary {

@@ -1,11 +1,8 @@
-/** Pieces of the metrics module: percentile window, rate history, frame seq reader, observer composition. */
+/** Pieces of the metrics module: percentile window, rate history, selection, observer composition. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { composeObservers } from '../../src/metrics/compose.js';
-import { frameSeq } from '../../src/metrics/frame-seq.js';
-import { LatencyWindow, RateHistory } from '../../src/metrics/window.js';
-import { PushType } from '../../src/protocol/codes.js';
-import { heartbeatRespFrame, pushFrame } from '../../src/protocol/frames.js';
+import { LatencyWindow, RateHistory, select } from '../../src/metrics/window.js';
 
 test('LatencyWindow: nearest-rank percentiles over the samples inside the window', () => {
   const w = new LatencyWindow(1000);
@@ -42,18 +39,43 @@ test('RateHistory: per-second rates against the oldest snapshot inside the windo
   assert.equal(fresh.rates(100, { n: 5 }).perSecond.n, 5);
 });
 
-test('frameSeq reads the reliable seq of an encoded frame in place', () => {
-  for (const seq of [1, 127, 128, 300, 2 ** 31, 2 ** 40 + 5]) {
-    assert.equal(frameSeq(pushFrame(PushType.NOTIFY, 0, seq, new Uint8Array([1, 2]))), seq, `seq ${seq}`);
-    assert.equal(
-      frameSeq(pushFrame(PushType.BUSINESS_DATA, 77_777, seq, new Uint8Array(0))),
-      seq,
-      `seq ${seq}`,
-    );
+test('select finds the same ranks a sort does, on random, sorted and repeated samples', () => {
+  let x = 12345;
+  const rand = () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+  const inputs = [
+    Array.from({ length: 1000 }, () => Math.round(rand() * 500) / 10),
+    Array.from({ length: 513 }, (_, i) => i),
+    Array.from({ length: 200 }, (_, i) => 200 - i),
+    Array.from({ length: 64 }, () => 7),
+    [3],
+  ];
+  for (const input of inputs) {
+    const sorted = [...input].sort((p, q) => p - q);
+    for (const k of [0, input.length >> 1, Math.floor(input.length * 0.9), input.length - 1]) {
+      assert.equal(
+        select(Float64Array.from(input), 0, input.length - 1, k),
+        sorted[k],
+        `k ${k} of ${input.length}`,
+      );
+    }
   }
-  assert.equal(frameSeq(heartbeatRespFrame(5, 1, 2)), 0);
-  assert.equal(frameSeq(pushFrame(PushType.ERROR, 9, 0, new Uint8Array([1]))), 0);
-  assert.equal(frameSeq(new Uint8Array(3)), 0);
+});
+
+test('LatencyWindow: percentiles of random samples match nearest-rank over a sort', () => {
+  const w = new LatencyWindow(8192);
+  const values: number[] = [];
+  for (let i = 0; i < 8192; i++) {
+    const v = ((i * 7919) % 1000) / 3;
+    values.push(v);
+    w.add(i, v);
+  }
+  const sorted = values.sort((p, q) => p - q);
+  const rank = (p: number) => sorted[Math.ceil(p * sorted.length) - 1];
+  const s = w.summary(0);
+  assert.deepEqual([s.p50, s.p90, s.p99, s.max], [rank(0.5), rank(0.9), rank(0.99), sorted[8191]]);
 });
 
 test('composeObservers calls every set in order and skips missing ones', () => {
