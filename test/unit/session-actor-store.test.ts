@@ -11,7 +11,7 @@ import type { Clock, EventLog, SessionLink } from '../../src/actors/ports.js';
 import { SessionActor } from '../../src/actors/session-actor.js';
 import { StoreError } from '../../src/errors.js';
 import { createRoutingTable } from '../../src/machines/routing.js';
-import type { PushResult } from '../../src/machines/session-machine.js';
+import type { PushResult, SessionOutput } from '../../src/machines/session-machine.js';
 import type { SessionEvent } from '../../src/machines/session-state.js';
 import { CloseCode, ErrorCode, NotifySyncHint, PushType } from '../../src/protocol/codes.js';
 import { ErrorMessage, NotifyMessage } from '../../src/protocol/messages.js';
@@ -188,5 +188,157 @@ describe('session actor: durability barrier', () => {
       ],
     );
     assert.equal(ErrorMessage.decode(reliable[1]!.payload).errorCode, ErrorCode.UPSTREAM_UNAVAILABLE);
+  });
+});
+
+/** A clock the test moves by hand; timers fire only in `advance`. */
+class FakeClock implements Clock {
+  t = 1_000;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private nextId = 1;
+  now = () => this.t;
+  setTimer = (delayMs: number, fn: () => void) => {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.t + Math.max(0, delayMs), fn });
+    return id;
+  };
+  clearTimer = (handle: unknown) => {
+    this.timers.delete(handle as number);
+  };
+  /** Moves time forward, firing each timer that comes due, earliest first. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.timers)
+        if (entry[1].at <= end && (!due || entry[1].at < due[1].at)) due = entry;
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = end;
+  }
+}
+
+function observed(clock: Clock) {
+  const log = new ControlledLog();
+  const routing = createRoutingTable();
+  const outputs: SessionOutput[] = [];
+  const actor = new SessionActor('sess-2', 'user-2', {
+    config: testConfig,
+    route: (a) => routing.serviceFor(a),
+    upstream: { call: () => new Promise(() => {}) },
+    upstreamTimeoutMs: 1_000,
+    log,
+    clock,
+    onEnded: () => {},
+    observe: (_a, o) => outputs.push(o),
+  });
+  const frames: Uint8Array[] = [];
+  const link: SessionLink = { id: 1, connectionId: 'c1', send: (f) => frames.push(...f), close: () => {} };
+  return { log, actor, outputs, frames, link };
+}
+
+describe('session actor: appends and facts', () => {
+  it('stores waiting behind a slow append are merged into one append, and each answer waits for its own', async () => {
+    const t = await attached();
+    const answers: PushResult[] = [];
+    for (const c of ['a', 'b', 'c']) {
+      void t.actor.push(notify(c), NotifySyncHint.IMMEDIATELY, 0).then((r) => answers.push(r));
+      await turn(); // one turn each: three separate machine steps, three appends
+    }
+    assert.equal(t.log.pending.length, 1, 'later appends wait behind the first');
+    t.log.next().resolve();
+    await turn();
+    assert.deepEqual(answers, [{ ok: true, seq: 1 }], 'only the first push is durable');
+    assert.deepEqual(
+      t.frames.map(decodeFrame).map((p) => p.seqId),
+      [1],
+    );
+    const merged = t.log.next();
+    assert.deepEqual(
+      merged.events.map((e) => (e.type === 'pushed' ? e.seq : e.type)),
+      [2, 3],
+      'the two waiting stores went out as one append',
+    );
+    assert.equal(t.log.pending.length, 0);
+    merged.resolve();
+    await turn();
+    assert.deepEqual(
+      answers.map((a) => a.ok && a.seq),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      t.frames.map(decodeFrame).map((p) => p.seqId),
+      [1, 2, 3],
+    );
+  });
+
+  it('after a failed store, producers get answers at once and nothing more is stored', async () => {
+    const t = await attached();
+    const answers: PushResult[] = [];
+    void t.actor.push(notify('a'), NotifySyncHint.IMMEDIATELY, 0).then((r) => answers.push(r));
+    await turn();
+    t.log.next().reject(new StoreError('FENCED', 'written by another gateway'));
+    await turn();
+    assert.deepEqual(
+      answers.map((a) => a.ok || a.errorCode),
+      ['UNAVAILABLE'],
+    );
+    const late = await t.actor.push(notify('b'), NotifySyncHint.IMMEDIATELY, 0);
+    assert.equal(late.ok || late.errorCode, 'SESSION_NOT_FOUND');
+    t.actor.send({ type: 'HEARTBEAT', linkId: 1, msgId: 3, clientTimestamp: 1 });
+    await turn();
+    assert.equal(t.log.pending.length, 0, 'no append after the failure');
+    assert.ok(t.frames.every((f) => decodeFrame(f).seqId === 0));
+  });
+
+  it('facts: accepted, sent, resent after ack_timeout, acked with its round trip, on the fake clock', async () => {
+    const clock = new FakeClock();
+    const t = observed(clock);
+    t.log.next().resolve(); // started
+    await turn();
+    t.actor.attach(t.link, 1, 0, true);
+    t.log.next().resolve(); // attached
+    await turn();
+    assert.ok(t.outputs.some((o) => o.type === 'attached' && o.linkId === 1 && o.kind === 'new'));
+
+    void t.actor.push(notify('a'), NotifySyncHint.IMMEDIATELY, 0);
+    await turn();
+    t.log.next().resolve();
+    await turn();
+    assert.ok(t.outputs.some((o) => o.type === 'accepted' && o.seq === 1 && o.kind === 'notify'));
+    const sends = () => t.outputs.filter((o) => o.type === 'send' && o.seqs.includes(1));
+    assert.deepEqual(
+      sends().map((o) => o.type === 'send' && o.retransmit),
+      [false],
+    );
+
+    // Nothing acknowledged within ack_timeout: the timer armed from the machine's deadline resends it.
+    clock.advance(testConfig.ackTimeoutMs);
+    assert.deepEqual(
+      sends().map((o) => o.type === 'send' && o.retransmit),
+      [false, true],
+    );
+    assert.deepEqual(t.frames.map(decodeFrame).filter((p) => p.seqId === 1).length, 2);
+
+    // An ACK of a resent push gives no round trip (Karn); a push sent once does.
+    void t.actor.push(notify('b'), NotifySyncHint.IMMEDIATELY, 0);
+    await turn();
+    t.log.next().resolve();
+    await turn();
+    clock.advance(40);
+    t.actor.send({ type: 'ACK', linkId: 1, seq: 1 });
+    t.actor.send({ type: 'ACK', linkId: 1, seq: 2 });
+    const acks = t.outputs.filter((o) => o.type === 'acked');
+    assert.deepEqual(
+      acks.map((o) => o.type === 'acked' && [o.seq, o.roundTripMs]),
+      [
+        [1, null],
+        [2, 40],
+      ],
+    );
+    t.actor.dispose();
   });
 });
