@@ -29,6 +29,10 @@ export interface MetricsSources {
   quicCounters(): TransportCounters;
   asyncStats(): AsyncProcessorStats;
   upstreamHealth(): Record<string, EndpointHealth[]>;
+  /** Totals of connections and Initials refused at the QUIC edge, by reason (docs/security-edge.md). */
+  edgeRefusals?(): Record<string, number>;
+  /** Total stateless Retry packets sent. */
+  retriesSent?(): number;
 }
 
 /** Why the gateway refused work under load (overload_protection). */
@@ -401,6 +405,31 @@ export class GatewayMetrics {
       help: 'Work refused by overload protection (connection, request, upstream_queue, session_queue).',
       labelNames: ['kind'],
       registers,
+    });
+    let lastEdge: Record<string, number> = {};
+    new Counter({
+      name: 'gatesvr_edge_refusals_total',
+      help: 'QUIC connections refused or Initials dropped at the edge, by reason (ip_connections, ip_handshakes, handshakes, max_connections, handshake_timeout, retry_token_invalid, pre_start_displaced, pre_start_full, start_timeout, frame_rate).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const cur = self.sources?.edgeRefusals?.();
+        if (!cur) return;
+        for (const [reason, n] of Object.entries(cur)) this.inc({ reason }, Math.max(0, n - (lastEdge[reason] ?? 0)));
+        lastEdge = cur;
+      },
+    });
+    let lastRetries = 0;
+    new Counter({
+      name: 'gatesvr_quic_retries_total',
+      help: 'Stateless Retry packets sent (address validation, server.retry_above_rate).',
+      registers,
+      collect() {
+        const cur = self.sources?.retriesSent?.();
+        if (cur === undefined) return;
+        this.inc(Math.max(0, cur - lastRetries));
+        lastRetries = cur;
+      },
     });
     new Counter({
       name: 'gatesvr_quic_packets_total',

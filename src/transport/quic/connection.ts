@@ -53,6 +53,10 @@ export class QuicConn implements StreamConnection {
   pathCheck = false;
   /** Number of peer migrations seen. */
   migrations = 0;
+  /** Server: the source the connection counts against (edge-guard sourceKey). */
+  sourceKey = '';
+  /** Server: performance.now() when the connection state was created. */
+  openedAt = 0;
   onData: ((chunk: Uint8Array) => void) | null = null;
   onDrain: (() => void) | null = null;
   onClose: ((info: CloseInfo) => void) | null = null;
