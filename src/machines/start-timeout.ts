@@ -21,8 +21,8 @@ export function effectiveStartTimeoutMs(
   if (!(maxConnections > 0) || !Number.isFinite(maxConnections)) return baseMs;
   const from = Math.min(Math.max(scaling.fromShare ?? 0.5, 0), 1);
   const load = active / maxConnections;
+  if (load >= 1) return floor;
   if (load <= from) return baseMs;
-  if (load >= 1 || from >= 1) return floor;
   const t = (load - from) / (1 - from);
   return Math.round(baseMs - (baseMs - floor) * t);
 }

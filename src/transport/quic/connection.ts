@@ -186,9 +186,11 @@ export class QuicConn implements StreamConnection {
       if (this.wq.length > 0 && this.sessionOpen) this.writePending();
     } else if (this.closeReq !== null && !this.closeCalled) {
       if (this.wq.length > 0 && this.sessionOpen && !this.closeForced) this.writePending();
+      // Without the session stream (the client opens it) queued bytes can never leave.
       if (
         this.wq.length === 0 ||
         this.closeForced ||
+        !this.sessionOpen ||
         performance.now() - this.closeAskedAt > CLOSE_FLUSH_LIMIT_MS
       ) {
         // Put the stream data already taken by quiche on the wire first: quiche
