@@ -415,7 +415,8 @@ export class GatewayMetrics {
       collect() {
         const cur = self.sources?.edgeRefusals?.();
         if (!cur) return;
-        for (const [reason, n] of Object.entries(cur)) this.inc({ reason }, Math.max(0, n - (lastEdge[reason] ?? 0)));
+        for (const [reason, n] of Object.entries(cur))
+          this.inc({ reason }, Math.max(0, n - (lastEdge[reason] ?? 0)));
         lastEdge = cur;
       },
     });

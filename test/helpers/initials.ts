@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { CID_LEN, clientConfig, DEFAULT_ALPN, type NativeConfig, quiche } from '../../src/transport/quic/native.js';
+import {
+  CID_LEN,
+  clientConfig,
+  DEFAULT_ALPN,
+  type NativeConfig,
+  quiche,
+} from '../../src/transport/quic/native.js';
 
 export class InitialFlood {
   /** Every datagram the server sent back. */
@@ -17,7 +23,12 @@ export class InitialFlood {
     private readonly local: { host: string; port: number },
     private readonly server: { host: string; port: number },
   ) {
-    this.config = clientConfig({ alpn: DEFAULT_ALPN, idleTimeoutMs: 30_000, insecure: true, maxUdpPayload: 1350 });
+    this.config = clientConfig({
+      alpn: DEFAULT_ALPN,
+      idleTimeoutMs: 30_000,
+      insecure: true,
+      maxUdpPayload: 1350,
+    });
     sock.on('message', (m) => this.replies.push(m));
   }
 
@@ -32,11 +43,19 @@ export class InitialFlood {
   async send(n: number): Promise<void> {
     const out = Buffer.alloc(1350);
     for (let i = 0; i < n; i++) {
-      const q = quiche.Connection.connect('localhost', randomBytes(CID_LEN), this.local, this.server, this.config);
+      const q = quiche.Connection.connect(
+        'localhost',
+        randomBytes(CID_LEN),
+        this.local,
+        this.server,
+        this.config,
+      );
       const r = q.send(out);
       if (r === null) throw new Error('quiche produced no Initial');
       const pkt = Buffer.from(out.subarray(0, r[0]));
-      await new Promise<void>((resolve) => this.sock.send(pkt, this.server.port, this.server.host, () => resolve()));
+      await new Promise<void>((resolve) =>
+        this.sock.send(pkt, this.server.port, this.server.host, () => resolve()),
+      );
     }
   }
 

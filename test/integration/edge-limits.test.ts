@@ -128,7 +128,11 @@ describe('QUIC edge limits', () => {
     assert.equal((await calm.request('echo', {}, Buffer.from('still here'))).code, 0);
     const producer = new PushClient(`127.0.0.1:${gw.addresses.grpc.port}`, 10_000);
     cleanups.push(() => producer.close());
-    const r = await producer.push({ targetType: 'openid', targetId: 'flood-calm', content: 'after the flood' });
+    const r = await producer.push({
+      targetType: 'openid',
+      targetId: 'flood-calm',
+      content: 'after the flood',
+    });
     assert.equal(r.success, true, r.message);
     assert.equal((await calm.nextNotify()).content, 'after the flood');
   });

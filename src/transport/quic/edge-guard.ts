@@ -91,8 +91,10 @@ export class EdgeGuard {
   refusal(key: string): EdgeRefusal | null {
     const l = this.limits;
     const s = this.sources.get(key);
-    if (l.maxConnectionsPerIp > 0 && s !== undefined && s.conns >= l.maxConnectionsPerIp) return 'ip_connections';
-    if (l.maxHandshakesPerIp > 0 && s !== undefined && s.handshakes >= l.maxHandshakesPerIp) return 'ip_handshakes';
+    if (l.maxConnectionsPerIp > 0 && s !== undefined && s.conns >= l.maxConnectionsPerIp)
+      return 'ip_connections';
+    if (l.maxHandshakesPerIp > 0 && s !== undefined && s.handshakes >= l.maxHandshakesPerIp)
+      return 'ip_handshakes';
     if (l.maxHandshakes > 0 && this.handshakes >= l.maxHandshakes) return 'handshakes';
     if (l.maxConnections > 0 && this.conns >= l.maxConnections) return 'max_connections';
     return null;

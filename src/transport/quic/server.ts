@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { CidTable, cidKey, isLongHeader, shortHeaderDcidKey } from './cid-table.js';
 import { connCounters, QuicConn } from './connection.js';
+import { EDGE_REFUSALS, EdgeGuard, type EdgeRefusal, sourceKey } from './edge-guard.js';
 import { Endpoint, syncLookup } from './endpoint.js';
 import {
   CID_LEN,
@@ -21,7 +22,6 @@ import {
   quiche,
   serverConfig,
 } from './native.js';
-import { EDGE_REFUSALS, EdgeGuard, type EdgeRefusal, sourceKey } from './edge-guard.js';
 import { RetryTokens } from './retry-token.js';
 import type {
   CloseInfo,
