@@ -71,6 +71,26 @@ describe('QUIC edge limits', () => {
     assert.match(metrics, /gatesvr_edge_refusals_total\{reason="handshake_timeout"[^}]*\} [1-9]/);
   });
 
+  it('max_connections_per_ip: a further connection from that address gets no state until one closes; another address is served', async () => {
+    const gw = await gateway({ overloadProtection: { maxConnectionsPerIp: 3 } });
+    const three = [await startedRaw(gw, 'ip-1'), await startedRaw(gw, 'ip-2'), await startedRaw(gw, 'ip-3')];
+    const fourth = RawClient.connect(gw);
+    await waitFor(
+      () => gw.quic.connectionCount > 3 || gw.quic.edgeStats().refused.ip_connections! >= 1,
+      10_000,
+      'the fourth handled',
+    );
+    assert.equal(gw.quic.connectionCount, 3);
+    const other = await startedRaw(gw, 'ip-other', '127.0.0.2');
+    assert.equal(other.closeInfo, null);
+    // A slot freed: the fourth's retransmitted Initial gets through.
+    three[0]!.close();
+    const r = await fourth;
+    cleanups.push(() => r.close());
+    r.start('ip-4');
+    assert.equal((await r.next()).type, PushType.START_RESP);
+  });
+
   it('idle connections that never START cannot fill max_connections: a real client still connects and STARTs', async () => {
     // start_timeout far away: only the reserved share and displacement are at work here.
     const gw = await gateway({
