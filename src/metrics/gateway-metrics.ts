@@ -15,9 +15,10 @@ import type { SessionEffect } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { CloseCode, ErrorCode, GateError, RequestType } from '../protocol/codes.js';
 import type { UpstreamResponse } from '../protocol/messages.js';
-import type { Admission } from '../transport/client-listener.js';
+import { type Admission, LISTENER_REFUSALS } from '../transport/client-listener.js';
 import type { AsyncProcessorStats } from '../transport/grpc/async-processor.js';
 import type { EndpointHealth } from '../transport/grpc/upstream-pool.js';
+import { EDGE_REFUSALS } from '../transport/quic/edge-guard.js';
 import type { TransportCounters } from '../transport/quic/types.js';
 import { frameSeq } from './frame-seq.js';
 import { type LatencySummary, LatencyWindow, RateHistory } from './window.js';
@@ -407,7 +408,7 @@ export class GatewayMetrics {
       registers,
     });
     let lastEdge: Record<string, number> = {};
-    new Counter({
+    const edgeRefusals = new Counter({
       name: 'gatesvr_edge_refusals_total',
       help: 'QUIC connections refused or Initials dropped at the edge, by reason (ip_connections, ip_handshakes, handshakes, max_connections, handshake_timeout, retry_token_invalid, pre_start_displaced, pre_start_full, start_timeout, frame_rate).',
       labelNames: ['reason'],
@@ -420,6 +421,7 @@ export class GatewayMetrics {
         lastEdge = cur;
       },
     });
+    for (const reason of [...EDGE_REFUSALS, ...LISTENER_REFUSALS]) edgeRefusals.inc({ reason }, 0);
     let lastRetries = 0;
     new Counter({
       name: 'gatesvr_quic_retries_total',
