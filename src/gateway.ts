@@ -11,7 +11,7 @@ import type { SessionActor } from './actors/session-actor.js';
 import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
 import { type Authenticator, guardAuthenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
 import { createLogger } from './config/logger.js';
-import { type GatewayConfig, parseAddr } from './config/schema.js';
+import { type GatewayConfig, type OverloadProtectionConfig, parseAddr } from './config/schema.js';
 import { ensureTls, type TlsMaterial } from './config/tls.js';
 import { type DemoUpstreams, startDemoUpstreams } from './demo/upstreams.js';
 import { createRoutingTable, HELLO_SERVICE } from './machines/routing.js';
@@ -19,7 +19,7 @@ import type { SessionConfig, SessionOutput } from './machines/session-machine.js
 import { composeObservers } from './metrics/compose.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { CloseCode } from './protocol/codes.js';
-import { type Admission, ClientListener } from './transport/client-listener.js';
+import { type Admission, ClientListener, type EdgeLimitsOptions } from './transport/client-listener.js';
 import { type AsyncProcessor, createAsyncProcessor } from './transport/grpc/async-processor.js';
 import { type GatewayServer, startGatewayServer } from './transport/grpc/gateway-server.js';
 import { pushApiFor } from './transport/grpc/push-adapter.js';
@@ -28,7 +28,7 @@ import { type HttpServer, startHttpServer } from './transport/http/http-server.j
 import { SessionInspector } from './transport/http/inspector.js';
 import { startMetricsServer } from './transport/http/metrics-server.js';
 import { NatsCluster } from './transport/nats/cluster.js';
-import { createQuicServer } from './transport/quic/index.js';
+import { createQuicServer, type QuicServerOptions } from './transport/quic/index.js';
 import type { HostPort, QuicServer } from './transport/quic/types.js';
 
 /** Hooks for metrics and inspection; every one optional and must not throw. */
@@ -87,6 +87,31 @@ export interface Gateway {
    * stop everything.
    */
   close(): Promise<void>;
+}
+
+/** The listener's share of the edge limits (docs/security-edge.md). */
+export function listenerEdgeLimits(op: OverloadProtectionConfig): EdgeLimitsOptions {
+  const reserved = Math.ceil((op.maxConnections * op.reservedStartedPercent) / 100);
+  return {
+    maxConnections: op.maxConnections,
+    maxPreStart: Math.max(1, op.maxConnections - reserved),
+    startTimeoutFloorMs: op.startTimeoutFloorMs,
+    framesPerSecond: op.maxFramesPerSecond,
+    frameBurst: op.frameBurst,
+  };
+}
+
+/** The QUIC engine's share: per-source and handshake bounds, and a hard cap on connection state. */
+export function quicEdgeLimits(op: OverloadProtectionConfig): Partial<QuicServerOptions> {
+  return {
+    maxConnectionsPerIp: op.maxConnectionsPerIp,
+    maxHandshakesPerIp: op.maxHandshakesPerIp,
+    maxHandshakes: op.maxHandshakes,
+    handshakeTimeoutMs: op.handshakeTimeoutMs,
+    // Room for every admitted connection plus the handshakes in progress; the
+    // listener answers the ones beyond max_connections with 429 and 0x03.
+    maxConnections: op.maxConnections + (op.maxHandshakes > 0 ? op.maxHandshakes : op.maxConnections),
+  };
 }
 
 export function sessionConfigOf(cfg: GatewayConfig): SessionConfig {
@@ -227,6 +252,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       logger,
       onConnectionChange: observers.onConnectionChange,
       onRequest: observers.onRequest,
+      edge: op.enabled ? listenerEdgeLimits(op) : undefined,
     });
 
     const quicAddr = parseAddr(cfg.server.quicAddr);
@@ -235,6 +261,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       port: quicAddr.port,
       tls: { certPem: tls.certPem, keyPem: tls.keyPem },
       idleTimeoutMs: cfg.server.idleTimeoutMs,
+      retryAboveRate: cfg.server.retryAboveRate,
+      ...(op.enabled ? quicEdgeLimits(op) : {}),
     });
     let draining = false;
     quic.onConnection = (conn) => {
@@ -264,6 +292,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       quicCounters: () => quic.counters(),
       asyncStats: () => upstream.stats(),
       upstreamHealth: () => pool.health(),
+      edgeRefusals: () => ({ ...quic.edgeStats().refused, ...listener.refused }),
+      retriesSent: () => quic.edgeStats().retriesSent,
     });
     const metricsAddr = parseAddr(cfg.server.metricsAddr);
     const metricsServer = await startMetricsServer({

@@ -36,6 +36,8 @@ export interface ServerConfig {
   heartbeatIntervalMs: number;
   idleTimeoutMs: number;
   drainTimeoutMs: number;
+  /** New connections a second above which clients must pass a stateless Retry; 0 = always. */
+  retryAboveRate: number;
 }
 
 export interface UpstreamServicesConfig {
@@ -59,6 +61,16 @@ export interface OverloadProtectionConfig {
   upstreamWarningThreshold: number;
   maxUpstreamQueue: number;
   upstreamTimeoutMs: number;
+  // QUIC edge limits (docs/security-edge.md)
+  maxConnectionsPerIp: number;
+  maxHandshakesPerIp: number;
+  maxHandshakes: number;
+  handshakeTimeoutMs: number;
+  /** Share of max_connections (percent) only connections with a started session may hold. */
+  reservedStartedPercent: number;
+  startTimeoutFloorMs: number;
+  maxFramesPerSecond: number;
+  frameBurst: number;
 }
 
 export interface AuthConfig {
@@ -164,6 +176,7 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     heartbeatIntervalMs: 30_000,
     idleTimeoutMs: 60_000,
     drainTimeoutMs: 10_000,
+    retryAboveRate: 200,
   },
   upstreamServices: { hello: [], business: [], zone: [], routes: {} },
   overloadProtection: {
@@ -178,6 +191,14 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     upstreamWarningThreshold: 80,
     maxUpstreamQueue: 10_000,
     upstreamTimeoutMs: 30_000,
+    maxConnectionsPerIp: 256,
+    maxHandshakesPerIp: 32,
+    maxHandshakes: 1000,
+    handshakeTimeoutMs: 5_000,
+    reservedStartedPercent: 10,
+    startTimeoutFloorMs: 1_000,
+    maxFramesPerSecond: 2_000,
+    frameBurst: 4_000,
   },
   auth: { mode: 'none', jwtSecret: '' },
   nats: {
@@ -472,6 +493,16 @@ export const FIELDS: readonly FieldSpec[] = [
       max: 10 * 60_000,
     },
   ),
+  f(
+    'server.retry_above_rate',
+    ['server', 'retryAboveRate'],
+    'int',
+    'New QUIC connections a second above which clients must first pass a stateless Retry (address validation); 0 = always.',
+    {
+      min: 0,
+      max: MAX_INT,
+    },
+  ),
   // upstream_services
   f(
     'upstream_services.hello',
@@ -603,6 +634,63 @@ export const FIELDS: readonly FieldSpec[] = [
       min: 10,
       max: 10 * 60_000,
     },
+  ),
+  // overload_protection: QUIC edge (docs/security-edge.md)
+  f(
+    'overload_protection.max_connections_per_ip',
+    ['overloadProtection', 'maxConnectionsPerIp'],
+    'int',
+    'QUIC connections (handshaking or open) from one IPv4 address or IPv6 /64; further Initials are dropped. 0 = no limit.',
+    { min: 0, max: 10_000_000 },
+  ),
+  f(
+    'overload_protection.max_handshakes_per_ip',
+    ['overloadProtection', 'maxHandshakesPerIp'],
+    'int',
+    'QUIC handshakes in progress from one IPv4 address or IPv6 /64; further Initials are dropped. 0 = no limit.',
+    { min: 0, max: 10_000_000 },
+  ),
+  f(
+    'overload_protection.max_handshakes',
+    ['overloadProtection', 'maxHandshakes'],
+    'int',
+    'QUIC handshakes in progress from all sources; further Initials are dropped. 0 = no limit.',
+    { min: 0, max: 10_000_000 },
+  ),
+  f(
+    'overload_protection.handshake_timeout',
+    ['overloadProtection', 'handshakeTimeoutMs'],
+    'duration',
+    'A QUIC handshake not complete within this is dropped.',
+    { min: 100, max: 10 * 60_000 },
+  ),
+  f(
+    'overload_protection.reserved_started_percent',
+    ['overloadProtection', 'reservedStartedPercent'],
+    'int',
+    'Percent of max_connections that connections without a started session cannot hold.',
+    { min: 0, max: 90 },
+  ),
+  f(
+    'overload_protection.start_timeout_floor',
+    ['overloadProtection', 'startTimeoutFloorMs'],
+    'duration',
+    'start_timeout at max_connections; it shrinks linearly to this from half of max_connections.',
+    { min: 10, max: 10 * 60_000 },
+  ),
+  f(
+    'overload_protection.max_frames_per_second',
+    ['overloadProtection', 'maxFramesPerSecond'],
+    'int',
+    'Client frames a second per connection, every type; beyond it (and frame_burst) ERROR 429 and close 0x03. 0 = no limit.',
+    { min: 0, max: MAX_INT },
+  ),
+  f(
+    'overload_protection.frame_burst',
+    ['overloadProtection', 'frameBurst'],
+    'int',
+    'Frames a connection may send at once above max_frames_per_second.',
+    { min: 1, max: MAX_INT },
   ),
   // auth
   f(

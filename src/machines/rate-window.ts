@@ -98,11 +98,11 @@ export class TokenBucket {
     this.last = now;
   }
 
-  /** Takes one token if there is one. */
-  tryTake(now: number): boolean {
+  /** Takes `n` tokens (default one) if there are that many; otherwise takes none. */
+  tryTake(now: number, n = 1): boolean {
     this.refill(now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
     return true;
   }
 

@@ -131,6 +131,15 @@ export const METRIC_DEFS = {
     'Work refused by overload protection (connection, request, upstream_queue, session_queue).',
     ['kind'],
   ),
+  edgeRefusals: counter(
+    'gatesvr_edge_refusals_total',
+    'QUIC connections refused or Initials dropped at the edge, by reason (ip_connections, ip_handshakes, handshakes, max_connections, handshake_timeout, retry_token_invalid, pre_start_displaced, pre_start_full, start_timeout, frame_rate).',
+    ['reason'],
+  ),
+  quicRetries: counter(
+    'gatesvr_quic_retries_total',
+    'Stateless Retry packets sent (address validation, server.retry_above_rate).',
+  ),
   quicPackets: counter('gatesvr_quic_packets_total', 'QUIC packets by direction (sent, received, lost).', [
     'direction',
   ]),

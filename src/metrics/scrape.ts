@@ -4,8 +4,10 @@
  * processor, QUIC engine) by their increase since the last scrape.
  */
 import type { SessionState } from '../machines/session-state.js';
+import { LISTENER_REFUSALS } from '../transport/client-listener.js';
 import type { AsyncProcessorStats } from '../transport/grpc/async-processor.js';
 import type { EndpointHealth } from '../transport/grpc/upstream-pool.js';
+import { EDGE_REFUSALS } from '../transport/quic/edge-guard.js';
 import type { TransportCounters } from '../transport/quic/types.js';
 import type { Collectors, GatewayMetricSet } from './definitions.js';
 import { type SessionScan, scanSessions } from './session-scan.js';
@@ -17,6 +19,10 @@ export interface MetricsSources {
   quicCounters(): TransportCounters;
   asyncStats(): AsyncProcessorStats;
   upstreamHealth(): Record<string, EndpointHealth[]>;
+  /** Totals of connections and Initials refused at the QUIC edge, by reason (docs/security-edge.md). */
+  edgeRefusals?(): Record<string, number>;
+  /** Total stateless Retry packets sent. */
+  retriesSent?(): number;
 }
 
 export const ZERO_QUIC: TransportCounters = Object.freeze({
@@ -37,6 +43,8 @@ export class ScrapeCollectors {
   private lastAsync = ZERO_ASYNC;
   private lastQuic = ZERO_QUIC;
   private lastQuicPackets = ZERO_QUIC;
+  private lastEdge: Record<string, number> = {};
+  private lastRetries = 0;
   /** Set once the metric set exists (its collectors refer to each other). */
   metrics: GatewayMetricSet | null = null;
 
@@ -122,6 +130,23 @@ export class ScrapeCollectors {
         c.inc({ direction: 'sent' }, inc(cur.bytesSent, last.bytesSent));
         c.inc({ direction: 'received' }, inc(cur.bytesReceived, last.bytesReceived));
         this.lastQuic = { ...cur };
+      }),
+    edgeRefusals: (c) => {
+      // Every reason is exported from the first scrape, at 0, so dashboards see the series.
+      for (const reason of [...EDGE_REFUSALS, ...LISTENER_REFUSALS]) c.inc({ reason }, 0);
+      this.with((src) => {
+        const cur = src.edgeRefusals?.();
+        if (!cur) return;
+        for (const [reason, n] of Object.entries(cur)) c.inc({ reason }, inc(n, this.lastEdge[reason] ?? 0));
+        this.lastEdge = { ...cur };
+      });
+    },
+    quicRetries: (c) =>
+      this.with((src) => {
+        const cur = src.retriesSent?.();
+        if (cur === undefined) return;
+        c.inc(inc(cur, this.lastRetries));
+        this.lastRetries = cur;
       }),
   };
 

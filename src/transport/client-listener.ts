@@ -8,6 +8,8 @@ import type { SessionLink } from '../actors/ports.js';
 import type { SessionActor } from '../actors/session-actor.js';
 import type { SessionSystem } from '../actors/session-system.js';
 import { type Authenticator, validateOpenid } from '../auth/authenticator.js';
+import { TokenBucket } from '../machines/rate-window.js';
+import { effectiveStartTimeoutMs } from '../machines/start-timeout.js';
 import { CloseCode, ErrorCode, RequestType } from '../protocol/codes.js';
 import { controlErrorFrame, startRespFrame } from '../protocol/frames.js';
 import { FrameDecoder, FrameError } from '../protocol/framing.js';
@@ -38,6 +40,31 @@ export interface Admission {
 
 export const admitAll: Admission = { admitConnection: () => true, admitRequest: () => true };
 
+/**
+ * Limits on connections that have not started a session and on frame rates
+ * (docs/security-edge.md). Absent = none of them (overload protection off).
+ */
+export interface EdgeLimitsOptions {
+  /** overload_protection.max_connections (for the start_timeout scaling and displacement). */
+  maxConnections: number;
+  /** Connections without a started session at once (max_connections less the reserved share). */
+  maxPreStart: number;
+  /** start_timeout at max_connections (it shrinks from half of max_connections on). */
+  startTimeoutFloorMs: number;
+  /** Client frames a second per connection (token bucket), every frame type; 0 = no limit. */
+  framesPerSecond: number;
+  frameBurst: number;
+}
+
+/** Why the listener refused or closed a connection early (metrics). */
+export type ListenerRefusal = 'pre_start_displaced' | 'pre_start_full' | 'start_timeout' | 'frame_rate';
+export const LISTENER_REFUSALS: readonly ListenerRefusal[] = [
+  'pre_start_displaced',
+  'pre_start_full',
+  'start_timeout',
+  'frame_rate',
+];
+
 export interface ClientListenerOptions {
   system: SessionSystem;
   auth: Authenticator;
@@ -53,6 +80,9 @@ export interface ClientListenerOptions {
   onConnectionChange?: (active: number) => void;
   /** Every accepted client frame (metrics). */
   onRequest?: (type: number) => void;
+  edge?: EdgeLimitsOptions;
+  /** Monotonic milliseconds for the frame-rate buckets (default performance.now). */
+  now?: () => number;
 }
 
 /**
@@ -68,7 +98,16 @@ const MAX_EARLY_FRAMES = 256;
 
 export class ClientListener {
   private active = 0;
+  private started = 0;
   private readonly conns = new Set<ClientConnection>();
+  /** Connections that have sent no START yet, oldest first (the ones a newcomer may displace). */
+  private readonly awaiting = new Set<ClientConnection>();
+  readonly refused: Record<ListenerRefusal, number> = {
+    pre_start_displaced: 0,
+    pre_start_full: 0,
+    start_timeout: 0,
+    frame_rate: 0,
+  };
   /** Most bytes any connection's decoder held for a partial frame before its START_RESP (tests). */
   preStartPendingHighWater = 0;
 
@@ -78,30 +117,70 @@ export class ClientListener {
     return this.active;
   }
 
+  /** Connections whose session has not started (no successful START yet). */
+  get preStartCount(): number {
+    return this.active - this.started;
+  }
+
   accept(conn: StreamConnection): void {
     const admission = this.opts.admission ?? admitAll;
+    const edge = this.opts.edge;
+    if (edge && (this.preStartCount >= edge.maxPreStart || this.active >= edge.maxConnections)) {
+      // Idle connections must not lock newcomers out: the oldest one still without
+      // START makes room. Started sessions are never displaced.
+      if (!this.displaceOldestIdle() && this.preStartCount >= edge.maxPreStart) {
+        this.refused.pre_start_full++;
+        refuseOverloaded(conn, 'too many connections without a session');
+        return;
+      }
+    }
     if (!admission.admitConnection(this.active)) {
-      conn.write(controlErrorFrame(0, ErrorCode.OVERLOADED, 'too many connections'));
-      conn.close(CloseCode.OVERLOADED, 'overloaded');
+      refuseOverloaded(conn, 'too many connections');
       return;
     }
     this.active++;
     this.opts.onConnectionChange?.(this.active);
-    const c = new ClientConnection(
-      conn,
-      this.opts,
-      admission,
-      () => {
-        this.active--;
-        this.conns.delete(c);
-        admission.connectionClosed?.();
-        this.opts.onConnectionChange?.(this.active);
-      },
-      (pending) => {
-        if (pending > this.preStartPendingHighWater) this.preStartPendingHighWater = pending;
-      },
-    );
+    const startTimeoutMs = edge
+      ? effectiveStartTimeoutMs(this.opts.startTimeoutMs, this.active, edge.maxConnections, {
+          floorMs: edge.startTimeoutFloorMs,
+        })
+      : this.opts.startTimeoutMs;
+    const c = new ClientConnection(conn, this.opts, admission, this, startTimeoutMs);
     this.conns.add(c);
+    this.awaiting.add(c);
+  }
+
+  private displaceOldestIdle(): boolean {
+    const oldest = this.awaiting.values().next();
+    if (oldest.done === true) return false;
+    this.refused.pre_start_displaced++;
+    oldest.value.overloaded('displaced by a newer connection');
+    return true;
+  }
+
+  /** @internal A connection left awaiting_start (START arrived, or it closed). */
+  leftAwaiting(c: ClientConnection): void {
+    this.awaiting.delete(c);
+  }
+
+  /** @internal A session was bound to the connection. */
+  sessionStarted(): void {
+    this.started++;
+  }
+
+  /** @internal */
+  connectionGone(c: ClientConnection, wasStarted: boolean): void {
+    this.active--;
+    if (wasStarted) this.started--;
+    this.conns.delete(c);
+    this.awaiting.delete(c);
+    this.opts.admission?.connectionClosed?.();
+    this.opts.onConnectionChange?.(this.active);
+  }
+
+  /** @internal */
+  preStartPending(bytes: number): void {
+    if (bytes > this.preStartPendingHighWater) this.preStartPendingHighWater = bytes;
   }
 
   /** Connections that never sent START are closed at shutdown; sessions close their own. */
@@ -122,14 +201,23 @@ class ClientConnection {
   private pendingAck = 0;
   /** A successful START_RESP was written: frames up to max_frame_bytes from now on. */
   private started = false;
+  /** Client frames of every type, per connection (absent: no frame-rate limit). */
+  private readonly frameBucket: TokenBucket | null;
+  private readonly now: () => number;
 
   constructor(
     private readonly conn: StreamConnection,
     private readonly opts: ClientListenerOptions,
     private readonly admission: Admission,
-    private readonly onGone: () => void,
-    private readonly onPreStartPending: (bytes: number) => void,
+    private readonly owner: ClientListener,
+    startTimeoutMs: number,
   ) {
+    this.now = opts.now ?? (() => performance.now());
+    const edge = opts.edge;
+    this.frameBucket =
+      edge && edge.framesPerSecond > 0
+        ? new TokenBucket(edge.framesPerSecond, Math.max(1, edge.frameBurst), this.now())
+        : null;
     this.decoder = new FrameDecoder(Math.min(PRE_START_MAX_FRAME_BYTES, opts.maxFrameBytes));
     const linkId = nextLinkId++;
     this.link = {
@@ -138,13 +226,21 @@ class ClientConnection {
       send: (frames) => this.write(frames),
       close: (code, reason) => this.close(code, reason),
     };
-    this.startTimer = setTimeout(
-      () => this.protocolError('no START within start_timeout'),
-      opts.startTimeoutMs,
-    );
+    this.startTimer = setTimeout(() => {
+      if (this.phase === 'awaiting_start') owner.refused.start_timeout++;
+      this.protocolError('no START within start_timeout');
+    }, startTimeoutMs);
     this.startTimer.unref();
     conn.onData = (chunk) => this.onData(chunk);
     conn.onClose = (info) => this.onClosed(info.code, info.reason);
+  }
+
+  /** Close with 429 and 0x03 (displaced, or over a rate). */
+  overloaded(why: string): void {
+    if (this.phase === 'closed') return;
+    this.opts.logger?.info({ connectionId: this.conn.id, why }, 'connection closed: overloaded');
+    this.conn.write(controlErrorFrame(0, ErrorCode.OVERLOADED, why));
+    this.close(CloseCode.OVERLOADED, why);
   }
 
   closeIfUnbound(code: number, reason: string): void {
@@ -179,12 +275,12 @@ class ClientConnection {
     if (this.phase === 'closed') return;
     const wasBound = this.phase === 'bound';
     this.phase = 'closed';
+    this.owner.connectionGone(this, wasBound);
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
     this.conn.onData = null;
     if (wasBound && this.actor) this.actor.send({ type: 'DETACH', linkId: this.link.id });
     this.opts.logger?.debug({ connectionId: this.conn.id, code, reason }, 'connection closed');
-    this.onGone();
   }
 
   private protocolError(why: string, frameError?: number): void {
@@ -198,7 +294,7 @@ class ClientConnection {
     let frames: Uint8Array[];
     try {
       frames = this.decoder.push(chunk);
-      if (!this.started) this.onPreStartPending(this.decoder.pendingBytes);
+      if (!this.started) this.owner.preStartPending(this.decoder.pendingBytes);
     } catch (err) {
       if (err instanceof FrameError) {
         this.protocolError(
@@ -208,6 +304,13 @@ class ClientConnection {
         return;
       }
       throw err;
+    }
+    // Every frame type costs decoding and an actor event: all are rate limited, in
+    // one take per read so the check costs nothing per frame.
+    if (frames.length > 0 && this.frameBucket && !this.frameBucket.tryTake(this.now(), frames.length)) {
+      this.owner.refused.frame_rate++;
+      this.overloaded('frame rate exceeded');
+      return;
     }
     for (const frame of frames) {
       if (this.phase === 'closed') return;
@@ -265,6 +368,7 @@ class ClientConnection {
     }
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
+    this.owner.leftAwaiting(this);
     const openid = start.openid || req.openid;
     const invalid = validateOpenid(openid);
     if (invalid) {
@@ -310,6 +414,7 @@ class ClientConnection {
       if (this.phase !== 'authenticating') return;
     }
     this.phase = 'bound';
+    this.owner.sessionStarted();
     const { actor, resumed } = this.opts.system.start(openid, this.link, req.msgId, start.lastAckedSeqId);
     this.actor = actor;
     this.opts.logger?.info(
@@ -391,4 +496,9 @@ class ClientConnection {
       this.protocolError(`undecodable payload for request type ${req.type}`);
     }
   }
+}
+
+function refuseOverloaded(conn: StreamConnection, why: string): void {
+  conn.write(controlErrorFrame(0, ErrorCode.OVERLOADED, why));
+  conn.close(CloseCode.OVERLOADED, 'overloaded');
 }

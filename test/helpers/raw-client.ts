@@ -20,6 +20,8 @@ import type { CloseInfo } from '../../src/transport/quic/types.js';
 export interface RawConnectOptions {
   idleTimeoutMs?: number;
   keepAliveMs?: number;
+  /** Local address to send from (e.g. 127.0.0.2, another source on loopback). */
+  localHost?: string;
 }
 
 export class RawClient {
@@ -58,6 +60,7 @@ export class RawClient {
         serverName: 'localhost',
         idleTimeoutMs: opts.idleTimeoutMs,
         keepAliveMs: opts.keepAliveMs ?? 0,
+        localHost: opts.localHost,
       }),
     );
   }

@@ -108,7 +108,9 @@ class ClientEndpoint extends Endpoint {
   private bindSocket(): Promise<Bound> {
     const v6 = isIP(this.remote.host) === 6;
     const loopback = this.remote.host.startsWith('127.') || this.remote.host === '::1';
-    const address = loopback ? this.remote.host.replace(/^127\..*$/, '127.0.0.1') : v6 ? '::' : '0.0.0.0';
+    const address =
+      this.opts.localHost ??
+      (loopback ? this.remote.host.replace(/^127\..*$/, '127.0.0.1') : v6 ? '::' : '0.0.0.0');
     const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: syncLookup as never });
     return new Promise((resolve, reject) => {
       sock.once('error', reject);

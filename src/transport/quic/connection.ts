@@ -53,6 +53,10 @@ export class QuicConn implements StreamConnection {
   pathCheck = false;
   /** Number of peer migrations seen. */
   migrations = 0;
+  /** Server: the source the connection counts against (edge-guard sourceKey). */
+  sourceKey = '';
+  /** Server: performance.now() when the connection state was created. */
+  openedAt = 0;
   onData: ((chunk: Uint8Array) => void) | null = null;
   onDrain: (() => void) | null = null;
   onClose: ((info: CloseInfo) => void) | null = null;
@@ -182,9 +186,11 @@ export class QuicConn implements StreamConnection {
       if (this.wq.length > 0 && this.sessionOpen) this.writePending();
     } else if (this.closeReq !== null && !this.closeCalled) {
       if (this.wq.length > 0 && this.sessionOpen && !this.closeForced) this.writePending();
+      // Without the session stream (the client opens it) queued bytes can never leave.
       if (
         this.wq.length === 0 ||
         this.closeForced ||
+        !this.sessionOpen ||
         performance.now() - this.closeAskedAt > CLOSE_FLUSH_LIMIT_MS
       ) {
         // Put the stream data already taken by quiche on the wire first: quiche

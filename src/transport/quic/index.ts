@@ -4,6 +4,7 @@ export { STREAM_REFUSED_CODE } from './connection.js';
 export { createQuicServer } from './server.js';
 export type {
   CloseInfo,
+  EdgeStats,
   HostPort,
   QuicClientOptions,
   QuicServer,

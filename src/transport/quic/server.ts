@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { CidTable, cidKey, isLongHeader, shortHeaderDcidKey } from './cid-table.js';
 import { connCounters, QuicConn } from './connection.js';
+import { EDGE_REFUSALS, EdgeGuard, type EdgeRefusal, sourceKey } from './edge-guard.js';
 import { Endpoint, syncLookup } from './endpoint.js';
 import {
   CID_LEN,
@@ -24,6 +25,7 @@ import {
 import { RetryTokens } from './retry-token.js';
 import type {
   CloseInfo,
+  EdgeStats,
   HostPort,
   QuicServer,
   QuicServerOptions,
@@ -33,6 +35,7 @@ import type {
 
 const DEFAULT_HWM = 1024 * 1024;
 const DEFAULT_IDLE_MS = 30_000;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Transport error CONNECTION_REFUSED. */
 const CONNECTION_REFUSED = 0x2;
 /** Spare connection ids handed to each client (for migration). */
@@ -49,8 +52,17 @@ class ServerEndpoint extends Endpoint implements QuicServer {
   private readonly config: NativeConfig;
   private readonly tokens: RetryTokens | null;
   private readonly hwm: number;
-  private readonly maxConnections: number;
   private readonly refuseCode: number;
+  private readonly guard: EdgeGuard;
+  private readonly handshakeTimeoutMs: number;
+  /** Connections whose handshake is in progress, oldest first (reaped after handshakeTimeoutMs). */
+  private readonly halfOpen = new Set<QuicConn>();
+  private reaper: NodeJS.Timeout | null = null;
+  private retriesSent = 0;
+  private readonly refused = Object.fromEntries(EDGE_REFUSALS.map((r) => [r, 0])) as Record<
+    EdgeRefusal,
+    number
+  >;
   private closing = false;
   private readonly done: TransportCounters = {
     packetsSent: 0,
@@ -69,10 +81,18 @@ class ServerEndpoint extends Endpoint implements QuicServer {
       idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
       maxUdpPayload: this.maxDatagram,
     });
-    this.tokens = opts.retry ? new RetryTokens() : null;
+    const retryAboveRate = opts.retry ? 0 : (opts.retryAboveRate ?? Number.POSITIVE_INFINITY);
+    this.tokens = retryAboveRate !== Number.POSITIVE_INFINITY ? new RetryTokens() : null;
     this.hwm = opts.highWaterMark ?? DEFAULT_HWM;
-    this.maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
     this.refuseCode = opts.refuseCode ?? CONNECTION_REFUSED;
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.guard = new EdgeGuard({
+      maxConnections: opts.maxConnections ?? 0,
+      maxConnectionsPerIp: opts.maxConnectionsPerIp ?? 0,
+      maxHandshakesPerIp: opts.maxHandshakesPerIp ?? 0,
+      maxHandshakes: opts.maxHandshakes ?? 0,
+      retryAboveRate,
+    });
   }
 
   get connectionCount(): number {
@@ -109,10 +129,21 @@ class ServerEndpoint extends Endpoint implements QuicServer {
     for (const c of this.conns) c.forceClose(code, reason, c.established);
     this.flushNow();
     this.stopTimer();
+    if (this.reaper !== null) clearTimeout(this.reaper);
+    this.reaper = null;
     const socket = this.socket;
     this.socket = null;
     if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
     for (const c of this.conns) this.finalized(c);
+  }
+
+  edgeStats(): EdgeStats {
+    return {
+      connections: this.conns.size,
+      handshaking: this.guard.handshaking,
+      retriesSent: this.retriesSent,
+      refused: { ...this.refused },
+    };
   }
 
   counters(): TransportCounters {
@@ -181,21 +212,34 @@ class ServerEndpoint extends Endpoint implements QuicServer {
     if (hdr.ty !== quiche.Type.Initial || this.closing || this.socket === null) return;
     // RFC 9000 14.1: a client Initial comes in a datagram of at least 1200 bytes.
     if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return;
+    // Limits are checked before anything is allocated: an Initial beyond them costs
+    // a map lookup and is dropped without an answer (the client retries or times out).
+    const key = sourceKey(rinfo.address);
+    const refusal = this.guard.refusal(key);
+    if (refusal !== null && refusal !== 'max_connections') {
+      this.refused[refusal]++;
+      return;
+    }
     let odcid: Buffer | null = null;
     let scid: Buffer;
-    if (this.tokens !== null) {
-      const token = hdr.token;
-      if (token === undefined || token.length === 0) {
-        const newScid = randomBytes(CID_LEN);
-        const tok = this.tokens.mint(rinfo.address, rinfo.port, hdr.dcid);
-        const out = Buffer.allocUnsafe(MAX_DATAGRAM);
-        const n = quiche.retry(hdr.scid, hdr.dcid, newScid, tok, hdr.version, out);
-        this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+    const token = hdr.token;
+    if (this.tokens !== null && token !== undefined && token.length > 0) {
+      odcid = this.tokens.validate(token, rinfo.address, rinfo.port);
+      if (odcid === null || hdr.dcid.length !== CID_LEN) {
+        this.refused.retry_token_invalid++;
         return;
       }
-      odcid = this.tokens.validate(token, rinfo.address, rinfo.port);
-      if (odcid === null || hdr.dcid.length !== CID_LEN) return;
       scid = Buffer.from(hdr.dcid);
+    } else if (this.tokens !== null && this.guard.attempt(performance.now())) {
+      // Stateless retry: the client must echo a token bound to its address before
+      // any state is kept for it. The Retry is smaller than the Initial (no amplification).
+      const newScid = randomBytes(CID_LEN);
+      const tok = this.tokens.mint(rinfo.address, rinfo.port, hdr.dcid);
+      const out = Buffer.allocUnsafe(MAX_DATAGRAM);
+      const n = quiche.retry(hdr.scid, hdr.dcid, newScid, tok, hdr.version, out);
+      this.socket.send(out, 0, n, rinfo.port, rinfo.address);
+      this.retriesSent++;
+      return;
     } else {
       scid = randomBytes(CID_LEN);
     }
@@ -207,13 +251,51 @@ class ServerEndpoint extends Endpoint implements QuicServer {
       isServer: true,
       highWaterMark: this.hwm,
     });
+    conn.sourceKey = key;
+    conn.openedAt = performance.now();
     this.conns.add(conn);
+    this.guard.opened(key);
+    this.halfOpen.add(conn);
     conn.cidKeys.push(this.table.add(scid, conn));
     // Until it learns our id the client addresses us by its own initial dcid.
     if (odcid === null) conn.cidKeys.push(this.table.add(hdr.dcid, conn));
     conn.recv(msg, rinfo.address, rinfo.port, this.local);
-    if (this.conns.size > this.maxConnections) conn.forceClose(this.refuseCode, 'server busy', false);
+    if (refusal === 'max_connections') this.discard(conn, refusal, 'server busy');
+    else this.armReaper();
   }
+
+  /**
+   * Close a connection that never became established and drop its state now
+   * rather than after quiche's draining period: one CONNECTION_CLOSE goes out.
+   */
+  private discard(conn: QuicConn, why: EdgeRefusal, reason: string): void {
+    this.refused[why]++;
+    conn.forceClose(this.refuseCode, reason, false);
+    conn.flush();
+    if (conn.finalized) return;
+    conn.finalized = true;
+    this.finalized(conn);
+  }
+
+  private armReaper(): void {
+    if (this.reaper !== null || this.closing) return;
+    const oldest = this.halfOpen.values().next();
+    if (oldest.done === true || !Number.isFinite(this.handshakeTimeoutMs)) return;
+    const due = oldest.value.openedAt + this.handshakeTimeoutMs - performance.now();
+    this.reaper = setTimeout(this.reap, Math.max(0, Math.ceil(due)));
+    this.reaper.unref();
+  }
+
+  /** Handshakes still unfinished after handshakeTimeoutMs are dropped, oldest first. */
+  private readonly reap = (): void => {
+    this.reaper = null;
+    const now = performance.now();
+    for (const c of this.halfOpen) {
+      if (c.openedAt + this.handshakeTimeoutMs > now) break;
+      this.discard(c, 'handshake_timeout', 'handshake timeout');
+    }
+    this.armReaper();
+  };
 
   private negotiateVersion(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN || this.socket === null) return;
@@ -229,6 +311,7 @@ class ServerEndpoint extends Endpoint implements QuicServer {
   }
 
   established(conn: QuicConn): void {
+    if (this.halfOpen.delete(conn)) this.guard.established(conn.sourceKey);
     this.replenishCids(conn);
     // Announced at the handshake, not at the first stream byte: the gateway's
     // start_timeout must also cover a client that never opens its stream.
@@ -267,6 +350,7 @@ class ServerEndpoint extends Endpoint implements QuicServer {
 
   finalized(conn: QuicConn): void {
     if (!this.conns.delete(conn)) return;
+    this.guard.closed(conn.sourceKey, this.halfOpen.delete(conn));
     for (const key of conn.cidKeys) this.table.delete(key, conn);
     conn.cidKeys.length = 0;
     this.removeTimer(conn);

@@ -80,8 +80,21 @@ export interface QuicServerOptions {
   alpn?: string[];
   /** Idle timeout in ms (QUIC max_idle_timeout). */
   idleTimeoutMs?: number;
-  /** Require address validation via stateless retry before accepting. */
+  /** Require address validation via stateless retry before accepting (always). */
   retry?: boolean;
+  /**
+   * New connections a second (over the last second) above which an Initial without
+   * a token is answered with a stateless Retry; 0 = always. Default: never (unless `retry`).
+   */
+  retryAboveRate?: number;
+  /** Connections (half-open or established) from one source (IPv4 address or IPv6 /64); default no limit. */
+  maxConnectionsPerIp?: number;
+  /** Handshakes in progress from one source; default no limit. */
+  maxHandshakesPerIp?: number;
+  /** Handshakes in progress from all sources; default no limit. */
+  maxHandshakes?: number;
+  /** A handshake not complete within this is dropped (default 10 s). */
+  handshakeTimeoutMs?: number;
   /** Per-connection write buffer high-water mark in bytes. */
   highWaterMark?: number;
   /** Upper bound on connections; further handshakes are refused with `refuseCode`. */
@@ -93,6 +106,21 @@ export interface QuicServerOptions {
    * counts on paths known to carry them (loopback, jumbo-frame LANs) only.
    */
   maxUdpPayload?: number;
+}
+
+/** What the server refused before the application saw a connection (docs/security-edge.md). */
+export interface EdgeStats {
+  /** Connection state held, every kind. */
+  connections: number;
+  /** Handshakes in progress. */
+  handshaking: number;
+  /** Stateless Retry packets sent. */
+  retriesSent: number;
+  /**
+   * Initials dropped or connections refused, by reason: ip_connections, ip_handshakes,
+   * handshakes, max_connections, handshake_timeout, retry_token_invalid.
+   */
+  refused: Record<string, number>;
 }
 
 export interface QuicClientOptions {
@@ -112,6 +140,8 @@ export interface QuicClientOptions {
   connectTimeoutMs?: number;
   /** Largest UDP payload to send/accept (default 1350); see QuicServerOptions. */
   maxUdpPayload?: number;
+  /** Local address to send from (default: chosen from the server's address). */
+  localHost?: string;
 }
 
 export interface QuicServer {
@@ -122,4 +152,5 @@ export interface QuicServer {
   close(code?: number, reason?: string): Promise<void>;
   readonly connectionCount: number;
   counters(): TransportCounters;
+  edgeStats(): EdgeStats;
 }
