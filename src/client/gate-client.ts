@@ -121,6 +121,8 @@ export class GateClient {
   private decoder: FrameDecoder;
   private nextMsgId = 1;
   private nextSeq = 1;
+  /** Set by a resume of a session this client did not hold: see `onPush`. */
+  private adoptFirstSeq = false;
   private readonly pending = new Map<number, PendingRequest>();
   private readonly controls = new Map<
     number,
@@ -343,6 +345,9 @@ export class GateClient {
       if (!conn.closed) conn.close(CloseCode.NO_ERROR, 'START failed');
       throw err;
     }
+    // A session this client never held (taken over from another device): the pushes the other
+    // device acknowledged are gone, so the gateway's first reliable push sets where delivery starts.
+    this.adoptFirstSeq = resp.resumed && resp.sessionId !== this.sessionId;
     this.sessionId = resp.sessionId;
     this.zone = resp.zone;
     this.resumed = resp.resumed;
@@ -426,6 +431,10 @@ export class GateClient {
       }
       if (p.type === PushType.ERROR) this.onControlError(p);
       return;
+    }
+    if (this.adoptFirstSeq) {
+      this.adoptFirstSeq = false;
+      this.lastDelivered = p.seqId - 1;
     }
     if (p.seqId <= this.lastDelivered) {
       this.scheduleAck(); // a retransmission: acknowledge again, deliver nothing

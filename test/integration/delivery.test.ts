@@ -252,4 +252,28 @@ describe('delivery', () => {
     assert.equal(content(await c.next()), 'room again');
     c.close();
   });
+
+  it('takeover by a fresh SDK client: delivery starts at the first push the old device did not acknowledge', async () => {
+    const first = await connectClient(gw, 'd-device');
+    await login(first, '1');
+    await push.push({ targetType: 'openid', targetId: 'd-device', content: 'seen on the first device' });
+    assert.equal((await first.nextNotify()).content, 'seen on the first device');
+    first.ackNow();
+    await waitFor(
+      () => gw.system.findByOpenid('d-device')?.state.queue.size === 0,
+      5000,
+      'the first device acknowledged everything',
+    );
+    // A fresh client knows none of the session's seqs: the resend starts above what the other device acked.
+    const second = await connectClient(gw, 'd-device', { autoResume: false });
+    assert.equal(second.resumed, true);
+    for (const text of ['n1', 'n2'])
+      await push.push({ targetType: 'openid', targetId: 'd-device', content: text });
+    assert.deepEqual(
+      [(await second.nextNotify()).content, (await second.nextNotify()).content],
+      ['n1', 'n2'],
+    );
+    first.close();
+    second.close();
+  });
 });

@@ -16,6 +16,10 @@ import { REPLY_HEADER } from '../../src/transport/nats/cluster.js';
 import { connectClient, login, natsPatch, startTestGateway, waitFor } from '../helpers/gateway.js';
 import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
 
+const fail = (what: string) => (err: unknown) => {
+  throw new Error(`${what}: ${String(err)}`);
+};
+
 describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
   let nats: NatsServerHandle;
   let nc: NatsConnection;
@@ -109,11 +113,11 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
     await waitFor(() => a.cluster!.holderOf('bob') === 'node-b', 20_000, 'node A sees bob on node B');
     const r = await pushA.push({ targetType: 'openid', targetId: 'bob', content: 'via-a' });
     assert.equal(r.success, true, r.message);
-    assert.equal((await bob.nextNotify()).content, 'via-a');
+    assert.equal((await bob.nextNotify()).content, 'via-a', 'gRPC push forwarded from A');
     // NATS push while bob is on B.
     const js = nc.jetstream();
     await js.publish('gatesvr.push.openid.bob', UnicastPushRequest.encode({ content: 'n1' }));
-    assert.equal((await bob.nextNotify()).content, 'n1');
+    assert.equal((await bob.nextNotify().catch(fail('NATS push n1 on B'))).content, 'n1');
 
     // bob starts on node A: B closes its link with 0x11, A resumes the same session.
     const closed = new Promise<number>((resolve) => bob.onClose((info) => resolve(info.code)));
@@ -128,7 +132,7 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
       await js.publish('gatesvr.push.openid.bob', UnicastPushRequest.encode({ content: `after${i}` }));
     const seen: string[] = [];
     for (;;) {
-      const n = await bob2.nextNotify(10_000);
+      const n = await bob2.nextNotify(10_000).catch(fail(`push after the move (seen ${seen.join(',')})`));
       seen.push(n.content);
       if (n.content === 'after19') break;
     }
