@@ -10,6 +10,7 @@ import { type Clock, systemClock } from './actors/ports.js';
 import type { SessionActor } from './actors/session-actor.js';
 import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
 import { type Authenticator, guardAuthenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
+import { jwtPolicyOf, loadJwtKey } from './config/jwt-keys.js';
 import { createLogger } from './config/logger.js';
 import { type GatewayConfig, type OverloadProtectionConfig, parseAddr } from './config/schema.js';
 import { ensureTls, type TlsMaterial } from './config/tls.js';
@@ -129,8 +130,9 @@ export function sessionConfigOf(cfg: GatewayConfig): SessionConfig {
   };
 }
 
-function authenticatorOf(cfg: GatewayConfig): Authenticator {
-  return cfg.auth.mode === 'jwt' ? jwtAuthenticator(cfg.auth.jwtSecret) : noAuth;
+async function authenticatorOf(cfg: GatewayConfig): Promise<Authenticator> {
+  if (cfg.auth.mode !== 'jwt') return noAuth;
+  return jwtAuthenticator(await loadJwtKey(cfg.auth), jwtPolicyOf(cfg.auth));
 }
 
 function sleep(ms: number, unref = false): Promise<void> {
@@ -162,6 +164,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 
   try {
     const tls = await ensureTls(cfg);
+    // Key files are read before anything listens: a bad key stops the start.
+    const auth = guardAuthenticator(opts.authenticator ?? (await authenticatorOf(cfg)));
     if (tls.selfSigned) logger.info({ certFile: tls.certFile }, 'using a self-signed certificate');
 
     // Services without configured addresses run as demo upstreams in this process.
@@ -243,7 +247,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 
     const listener = new ClientListener({
       system,
-      auth: guardAuthenticator(opts.authenticator ?? authenticatorOf(cfg)),
+      auth,
       beforeStart: cluster ? (openid) => cluster.prepareStart(openid) : undefined,
       maxFrameBytes: cfg.server.maxFrameBytes,
       startTimeoutMs: cfg.server.startTimeoutMs,
