@@ -11,7 +11,7 @@ import type { SessionActor } from './actors/session-actor.js';
 import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
 import { type Authenticator, guardAuthenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
 import { jwtPolicyOf, loadJwtKey } from './config/jwt-keys.js';
-import { createLogger } from './config/logger.js';
+import { closeLogger, createLogger } from './config/logger.js';
 import { type GatewayConfig, type OverloadProtectionConfig, parseAddr } from './config/schema.js';
 import { ensureTls, type TlsMaterial } from './config/tls.js';
 import { type DemoUpstreams, startDemoUpstreams } from './demo/upstreams.js';
@@ -152,6 +152,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const clock = opts.clock ?? systemClock;
   const startedAt = clock.now();
   const closers: Array<() => Promise<void> | void> = [];
+  // A logger made here is drained last (closers run in reverse), after the final lines.
+  if (!opts.logger) closers.push(() => closeLogger(logger));
   const closeAll = async () => {
     for (const c of closers.reverse()) {
       try {
