@@ -5,7 +5,14 @@
  * Tokens are never logged; failures carry a reason safe to log and to send.
  */
 import type { KeyObject } from 'node:crypto';
-import { errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  type CryptoKey,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from 'jose';
 
 import { hs256SecretProblem } from './key-rules.js';
 
@@ -36,7 +43,7 @@ export interface JwtPolicy {
   audience?: string;
   /** When set, `iss` must equal this. */
   issuer?: string;
-  /** Longest accepted exp − iat (exp − now without iat), in seconds; 0 = no limit. */
+  /** Longest accepted exp − iat (exp − now without iat), in seconds; 0 or absent = no limit. */
   maxLifetimeSec?: number;
   /** Clock leeway for exp, nbf and iat, in seconds. */
   leewaySec?: number;
@@ -73,6 +80,29 @@ function reasonOf(err: unknown): string {
   return 'malformed token';
 }
 
+/**
+ * A token without `kid` matches every key of its type in the set; jose then throws
+ * JWKSMultipleMatchingKeys, which iterates them. Each is tried (a set holds two or three
+ * keys during a rotation); the first valid signature decides.
+ */
+async function verifyWithKeySet(token: string, keys: JWTVerifyGetKey, options: JWTVerifyOptions) {
+  try {
+    return await jwtVerify(token, keys, options);
+  } catch (err) {
+    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+    let last: unknown = new errors.JWSSignatureVerificationFailed();
+    for await (const key of err as unknown as AsyncIterable<CryptoKey>) {
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (e) {
+        if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
+        last = e;
+      }
+    }
+    throw last;
+  }
+}
+
 /** A JWT authenticator; a string is an HS256 secret (at least 32 bytes). Throws AuthConfigError. */
 export function jwtAuthenticator(key: string | JwtKey, policy: JwtPolicy = {}): Authenticator {
   if (typeof key === 'string') {
@@ -82,7 +112,7 @@ export function jwtAuthenticator(key: string | JwtKey, policy: JwtPolicy = {}): 
   }
   const k = key;
   const leeway = policy.leewaySec ?? DEFAULT_LEEWAY_SECONDS;
-  const options = {
+  const options: JWTVerifyOptions = {
     // The key kind fixes the algorithms: an HS256 token can never be checked
     // against a public key used as an HMAC secret (algorithm confusion).
     algorithms: k.kind === 'hmac' ? ['HS256'] : k.kind === 'public' ? [k.alg] : [...k.algs],
@@ -96,7 +126,7 @@ export function jwtAuthenticator(key: string | JwtKey, policy: JwtPolicy = {}): 
       ? jwtVerify(token, k.secret, options)
       : k.kind === 'public'
         ? jwtVerify(token, k.key, options)
-        : jwtVerify(token, k.keys, options);
+        : verifyWithKeySet(token, k.keys, options);
   return {
     mode: 'jwt',
     async verify(openid, token) {

@@ -314,6 +314,7 @@ describe('RS256 and ES256 keys', () => {
   it('ES256 via a JWKS with two keys: either kid is accepted; unknown kid and HS256 -> 401', async () => {
     await accepted('grace', await signWith(ec1.privateKey, 'ES256', 'k1'), esGw);
     await accepted('grace', await signWith(ec2.privateKey, 'ES256', 'k2'), esGw);
+    await accepted('grace', await signWith(ec2.privateKey, 'ES256'), esGw); // no kid: each key is tried
     await refused('grace', await signWith(ec2.privateKey, 'ES256', 'k1'), /signature/, esGw);
     await refused('grace', await signWith(ec1.privateKey, 'ES256', 'k9'), /no key/, esGw);
     await refused('grace', await sign({ sub: 'grace', exp: nowSec() + 300 }), /algorithm/, esGw);

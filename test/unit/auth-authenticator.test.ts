@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { createLocalJWKSet, exportJWK, SignJWT } from 'jose';
 import {
   AuthConfigError,
   checkTokenTimes,
@@ -207,5 +207,47 @@ describe('validateOpenid', () => {
     assert.equal(validateOpenid('a'.repeat(MAX_OPENID_BYTES)), null);
     assert.notEqual(validateOpenid('a'.repeat(MAX_OPENID_BYTES + 1)), null);
     assert.notEqual(validateOpenid('é'.repeat(65)), null); // 130 bytes, 65 chars
+  });
+});
+
+describe('jwtAuthenticator with a JWKS', () => {
+  it('a token without kid is checked against every key of its type (rotation)', async () => {
+    const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const c = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const keys = [
+      { ...(await exportJWK(a.publicKey)), kid: 'k1' },
+      { ...(await exportJWK(b.publicKey)), kid: 'k2' },
+    ];
+    const auth = jwtAuthenticator({ kind: 'jwks', keys: createLocalJWKSet({ keys }), algs: ['ES256'] });
+    const es = (k: KeyObject, claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'ES256' }).sign(k);
+    assert.deepEqual(
+      await auth.verify('alice', await es(b.privateKey, { sub: 'alice', exp: nowSec() + 60 })),
+      {
+        ok: true,
+      },
+    );
+    assert.deepEqual(
+      await auth.verify('alice', await es(a.privateKey, { sub: 'alice', exp: nowSec() + 60 })),
+      {
+        ok: true,
+      },
+    );
+    assert.deepEqual(
+      await auth.verify('alice', await es(c.privateKey, { sub: 'alice', exp: nowSec() + 60 })),
+      {
+        ok: false,
+        reason: 'bad token signature',
+      },
+    );
+    // A valid signature with a bad claim reports the claim, not the signature.
+    assert.deepEqual(
+      await auth.verify('alice', await es(b.privateKey, { sub: 'alice', exp: nowSec() - 600 })),
+      {
+        ok: false,
+        reason: 'token expired',
+      },
+    );
   });
 });
