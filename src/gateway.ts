@@ -130,10 +130,18 @@ export function sessionConfigOf(cfg: GatewayConfig): SessionConfig {
   };
 }
 
-async function authenticatorOf(cfg: GatewayConfig): Promise<Authenticator> {
+async function authenticatorOf(
+  cfg: GatewayConfig,
+  logger: Logger,
+  closers: Closer[],
+): Promise<Authenticator> {
   if (cfg.auth.mode !== 'jwt') return noAuth;
-  return jwtAuthenticator(await loadJwtKey(cfg.auth), jwtPolicyOf(cfg.auth));
+  const jwt = await loadJwtKey(cfg.auth, logger);
+  closers.push(jwt.close);
+  return jwtAuthenticator(jwt.key, jwtPolicyOf(cfg.auth));
 }
+
+type Closer = () => Promise<void> | void;
 
 function sleep(ms: number, unref = false): Promise<void> {
   return new Promise((resolve) => {
@@ -151,7 +159,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const logger = opts.logger ?? createLogger(cfg.log);
   const clock = opts.clock ?? systemClock;
   const startedAt = clock.now();
-  const closers: Array<() => Promise<void> | void> = [];
+  const closers: Closer[] = [];
   // A logger made here is drained last (closers run in reverse), after the final lines.
   if (!opts.logger) closers.push(() => closeLogger(logger));
   const closeAll = async () => {
@@ -167,7 +175,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   try {
     const tls = await ensureTls(cfg);
     // Key files are read before anything listens: a bad key stops the start.
-    const auth = guardAuthenticator(opts.authenticator ?? (await authenticatorOf(cfg)));
+    const auth = guardAuthenticator(opts.authenticator ?? (await authenticatorOf(cfg, logger, closers)));
     if (tls.selfSigned) logger.info({ certFile: tls.certFile }, 'using a self-signed certificate');
 
     // Services without configured addresses run as demo upstreams in this process.

@@ -1,9 +1,11 @@
 // The JWT verification key of auth.mode jwt, read at start: the HS256 secret, a PEM
 // public key (RS256 or ES256, from its type), or a JWKS file (several keys during a
-// rotation). Private or symmetric material in the key files is refused: the gateway
-// only ever needs to verify. Throws ConfigError (one line, names the key).
+// rotation, re-read when it changes). Private or symmetric material in the key files
+// is refused: the gateway only ever needs to verify. Throws ConfigError (one line,
+// names the key).
 
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { type Stats, unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import type { AsymmetricAlg, JwtKey, JwtPolicy } from '../auth/authenticator.js';
@@ -54,7 +56,8 @@ async function publicKeyFile(file: string): Promise<JwtKey> {
   return { kind: 'public', key, alg };
 }
 
-async function jwksFile(file: string): Promise<JwtKey> {
+/** Reads and checks a JWKS file: RSA (>= 2048 bits) and EC P-256 public signing keys only. */
+async function readJwks(file: string): Promise<JSONWebKeySet> {
   const k = 'auth.jwks_file';
   let set: JSONWebKeySet;
   try {
@@ -65,7 +68,6 @@ async function jwksFile(file: string): Promise<JwtKey> {
   }
   if (!set || !Array.isArray(set.keys) || set.keys.length === 0)
     bad(k, `${JSON.stringify(file)} has no "keys" list`);
-  const algs = new Set<AsymmetricAlg>();
   for (const [i, jwk] of (set.keys as JWK[]).entries()) {
     const where = `key ${i + 1}${jwk.kid ? ` (kid ${JSON.stringify(jwk.kid)})` : ''}`;
     if (jwk.kty === 'oct' || 'k' in jwk) bad(k, `${where} is a symmetric key; only RSA and EC public keys`);
@@ -80,18 +82,64 @@ async function jwksFile(file: string): Promise<JwtKey> {
     if (!isAlg(alg)) bad(k, `${where} is ${alg}`);
     if (jwk.alg !== undefined && jwk.alg !== alg) bad(k, `${where} says alg ${jwk.alg} but is an ${alg} key`);
     if (jwk.use !== undefined && jwk.use !== 'sig') bad(k, `${where} has use ${JSON.stringify(jwk.use)}`);
-    algs.add(alg);
   }
-  return { kind: 'jwks', keys: createLocalJWKSet(set), algs: [...algs] };
+  return set;
 }
 
-/** The verification key for cfg.auth (mode jwt). */
-export async function loadJwtKey(auth: AuthConfig): Promise<JwtKey> {
-  if (auth.jwtPublicKeyFile !== '') return publicKeyFile(auth.jwtPublicKeyFile);
-  if (auth.jwksFile !== '') return jwksFile(auth.jwksFile);
+export interface KeyLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** How often the JWKS file is checked for changes. */
+export const JWKS_POLL_MS = 2_000;
+
+/**
+ * The JWKS key set, re-read when the file changes (a rotation needs no restart). A
+ * changed file that fails the checks is logged and ignored: the previous keys stay.
+ * Every key in any version is an RSA or EC P-256 public key, so RS256 and ES256 are
+ * the only algorithms ever accepted; jose matches a key to the token's alg by type.
+ */
+async function watchedJwks(file: string, logger?: KeyLogger): Promise<LoadedJwtKey> {
+  let current = createLocalJWKSet(await readJwks(file));
+  let version = 0;
+  const onChange = (now: Stats, before: Stats) => {
+    if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
+    const mine = ++version;
+    readJwks(file).then(
+      (set) => {
+        if (mine !== version) return; // a newer change is being read
+        current = createLocalJWKSet(set);
+        logger?.info({ file, keys: set.keys.length }, 'jwks reloaded');
+      },
+      (err: unknown) =>
+        logger?.warn(
+          { file, err: err instanceof Error ? err.message : String(err) },
+          'jwks reload refused; keeping the previous keys',
+        ),
+    );
+  };
+  watchFile(file, { interval: JWKS_POLL_MS, persistent: false }, onChange);
+  return {
+    key: { kind: 'jwks', keys: (header, token) => current(header, token), algs: ['RS256', 'ES256'] },
+    close: () => unwatchFile(file, onChange),
+  };
+}
+
+export interface LoadedJwtKey {
+  key: JwtKey;
+  /** Stops watching the key file (JWKS). */
+  close(): void;
+}
+
+/** The verification key for cfg.auth (mode jwt). Throws ConfigError. */
+export async function loadJwtKey(auth: AuthConfig, logger?: KeyLogger): Promise<LoadedJwtKey> {
+  const fixed = (key: JwtKey): LoadedJwtKey => ({ key, close: () => {} });
+  if (auth.jwtPublicKeyFile !== '') return fixed(await publicKeyFile(auth.jwtPublicKeyFile));
+  if (auth.jwksFile !== '') return watchedJwks(auth.jwksFile, logger);
   const problem = hs256SecretProblem(auth.jwtSecret);
   if (problem) bad('auth.jwt_secret', problem);
-  return { kind: 'hmac', secret: new TextEncoder().encode(auth.jwtSecret) };
+  return fixed({ kind: 'hmac', secret: new TextEncoder().encode(auth.jwtSecret) });
 }
 
 export function jwtPolicyOf(auth: AuthConfig): JwtPolicy {

@@ -744,7 +744,7 @@ export const FIELDS: readonly FieldSpec[] = [
     'auth.jwks_file',
     ['auth', 'jwksFile'],
     'path',
-    'JWKS file of RS256/ES256 public keys (several during a rotation) instead of jwt_secret.',
+    'JWKS file of RS256/ES256 public keys instead of jwt_secret; re-read when it changes (rotation).',
   ),
   // nats
   f(

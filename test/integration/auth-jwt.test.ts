@@ -18,7 +18,7 @@ import { GateClient } from '../../src/client/gate-client.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { CloseCode, ErrorCode, GateError, PushType } from '../../src/protocol/codes.js';
 import { StartResponse } from '../../src/protocol/messages.js';
-import { connectClient, login, startTestGateway, testConfig } from '../helpers/gateway.js';
+import { connectClient, login, startTestGateway, testConfig, waitFor } from '../helpers/gateway.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 const SECRET = 'integration-secret-4f1b8c2d9e-7a6b5c4d';
@@ -325,5 +325,55 @@ describe('RS256 and ES256 keys', () => {
       /lifetime/,
       esGw,
     );
+  });
+});
+
+describe('JWKS rotation without a restart', () => {
+  it('a changed JWKS file is re-read; an invalid one is refused and the previous keys stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatesvr-jwks-rotate-'));
+    const oldKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const newKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = async (k: KeyObject, kid: string) => ({ ...(await exportJWK(k)), kid });
+    const file = join(dir, 'jwks.json');
+    const write = async (keys: object[]) => writeFileSync(file, JSON.stringify({ keys }));
+    await write([await jwk(oldKey.publicKey, 'old')]);
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const g = await startGateway(testConfig({ auth: { mode: 'jwt', jwtSecret: '', jwksFile: file } }), {
+      logger: pino({ level: 'info' }, sink),
+    });
+    const seen = (msg: string) => lines.filter((l) => l.msg === msg).length;
+    const es = (k: KeyObject, kid: string) =>
+      new SignJWT({ sub: 'heidi', exp: nowSec() + 300 }).setProtectedHeader({ alg: 'ES256', kid }).sign(k);
+    try {
+      await accepted('heidi', await es(oldKey.privateKey, 'old'), g);
+      await refused('heidi', await es(newKey.privateKey, 'new'), /no key/, g);
+      // Step 1 of a rotation: both keys.
+      await write([await jwk(oldKey.publicKey, 'old'), await jwk(newKey.publicKey, 'new')]);
+      await waitFor(() => seen('jwks reloaded') === 1, 15_000, 'jwks reloaded');
+      await accepted('heidi', await es(newKey.privateKey, 'new'), g);
+      await accepted('heidi', await es(oldKey.privateKey, 'old'), g);
+      // A broken edit (a private key slipped in) changes nothing.
+      await write([await jwk(newKey.privateKey, 'new')]);
+      await waitFor(
+        () => seen('jwks reload refused; keeping the previous keys') === 1,
+        15_000,
+        'reload refused',
+      );
+      await accepted('heidi', await es(oldKey.privateKey, 'old'), g);
+      // Step 3: the old key leaves.
+      await write([await jwk(newKey.publicKey, 'new')]);
+      await waitFor(() => seen('jwks reloaded') === 2, 15_000, 'second reload');
+      await refused('heidi', await es(oldKey.privateKey, 'old'), /no key/, g);
+      await accepted('heidi', await es(newKey.privateKey, 'new'), g);
+    } finally {
+      await g.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
