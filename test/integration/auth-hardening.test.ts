@@ -248,8 +248,8 @@ describe('stdout logging', () => {
       // Nobody reads the pipe any more: once it and the reader's buffer are full, a
       // synchronous logger blocks the event loop and no START is answered.
       gp.child.stdout!.pause();
-      const N = Number(process.env.LOGFLUSH_SESSIONS ?? 400);
-      const pad = 'p'.repeat(100);
+      const N = 400; // about 190 KB of log lines: more than the pipe and the reader's buffer hold
+      const pad = 'p'.repeat(110);
       const t0 = Date.now();
       for (let i = 0; i < N; i++) {
         const r = await startResult(target, `flush-${i}-${pad}`);
