@@ -10,7 +10,8 @@ import { type Clock, systemClock } from './actors/ports.js';
 import type { SessionActor } from './actors/session-actor.js';
 import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
 import { type Authenticator, guardAuthenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
-import { createLogger } from './config/logger.js';
+import { jwtPolicyOf, loadJwtKey } from './config/jwt-keys.js';
+import { closeLogger, createLogger } from './config/logger.js';
 import { type GatewayConfig, type OverloadProtectionConfig, parseAddr } from './config/schema.js';
 import { ensureTls, type TlsMaterial } from './config/tls.js';
 import { type DemoUpstreams, startDemoUpstreams } from './demo/upstreams.js';
@@ -129,9 +130,18 @@ export function sessionConfigOf(cfg: GatewayConfig): SessionConfig {
   };
 }
 
-function authenticatorOf(cfg: GatewayConfig): Authenticator {
-  return cfg.auth.mode === 'jwt' ? jwtAuthenticator(cfg.auth.jwtSecret) : noAuth;
+async function authenticatorOf(
+  cfg: GatewayConfig,
+  logger: Logger,
+  closers: Closer[],
+): Promise<Authenticator> {
+  if (cfg.auth.mode !== 'jwt') return noAuth;
+  const jwt = await loadJwtKey(cfg.auth, logger);
+  closers.push(jwt.close);
+  return jwtAuthenticator(jwt.key, jwtPolicyOf(cfg.auth));
 }
+
+type Closer = () => Promise<void> | void;
 
 function sleep(ms: number, unref = false): Promise<void> {
   return new Promise((resolve) => {
@@ -149,7 +159,9 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
   const logger = opts.logger ?? createLogger(cfg.log);
   const clock = opts.clock ?? systemClock;
   const startedAt = clock.now();
-  const closers: Array<() => Promise<void> | void> = [];
+  const closers: Closer[] = [];
+  // A logger made here is drained last (closers run in reverse), after the final lines.
+  if (!opts.logger) closers.push(() => closeLogger(logger));
   const closeAll = async () => {
     for (const c of closers.reverse()) {
       try {
@@ -162,6 +174,8 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 
   try {
     const tls = await ensureTls(cfg);
+    // Key files are read before anything listens: a bad key stops the start.
+    const auth = guardAuthenticator(opts.authenticator ?? (await authenticatorOf(cfg, logger, closers)));
     if (tls.selfSigned) logger.info({ certFile: tls.certFile }, 'using a self-signed certificate');
 
     // Services without configured addresses run as demo upstreams in this process.
@@ -243,7 +257,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
 
     const listener = new ClientListener({
       system,
-      auth: guardAuthenticator(opts.authenticator ?? authenticatorOf(cfg)),
+      auth,
       beforeStart: cluster ? (openid) => cluster.prepareStart(openid) : undefined,
       maxFrameBytes: cfg.server.maxFrameBytes,
       startTimeoutMs: cfg.server.startTimeoutMs,

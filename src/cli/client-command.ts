@@ -1,11 +1,14 @@
 /**
  * Terminal tools: `gatesvr client` (log in, call an action, print answers and
  * notifies as JSON lines), `gatesvr push` (GatewayService.PushToClient) and
- * `gatesvr token` (mint an HS256 token for auth.mode jwt).
+ * `gatesvr token` (mint a token for auth.mode jwt: HS256 with the secret from the
+ * environment or a file, RS256/ES256 with a private key file).
  */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { hs256SecretProblem } from '../auth/key-rules.js';
 import { GateClient } from '../client/gate-client.js';
 import { PushClient } from '../client/push-client.js';
 import { parseDuration } from '../config/duration.js';
@@ -133,24 +136,66 @@ export async function runPushCommand(args: string[]): Promise<number> {
   return res.success ? 0 : 1;
 }
 
+/** Environment variable of the HS256 secret: the same one the gateway reads (auth.jwt_secret). */
+export const TOKEN_SECRET_ENV = 'GATESVR_AUTH_JWT_SECRET';
+
+/** One trailing newline is not part of a secret file's secret (`openssl rand -base64 48 > f`). */
+const withoutNewline = (t: string): string => t.replace(/\r?\n$/, '');
+
+type SigningKey = { alg: 'HS256'; key: Uint8Array } | { alg: 'RS256' | 'ES256'; key: KeyObject };
+
+function signingKey(values: { secret?: string; 'secret-file'?: string; 'key-file'?: string }): SigningKey {
+  const given = [values.secret, values['secret-file'], values['key-file']].filter((v) => v !== undefined);
+  if (given.length > 1) throw new Error('token: give only one of --secret-file, --key-file, --secret');
+  if (values['key-file'] !== undefined) {
+    const key = createPrivateKey(readFileSync(values['key-file'], 'utf8'));
+    const t = key.asymmetricKeyType;
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (t === 'rsa') return { alg: 'RS256', key };
+    if (t === 'ec' && curve === 'prime256v1') return { alg: 'ES256', key };
+    throw new Error('token: --key-file must be an RSA (RS256) or EC P-256 (ES256) private key');
+  }
+  let secret: string | undefined;
+  if (values['secret-file'] !== undefined)
+    secret = withoutNewline(readFileSync(values['secret-file'], 'utf8'));
+  else if (values.secret !== undefined) {
+    // Still accepted for scripts, but the value is visible to every user in `ps`.
+    process.stderr.write(
+      `gatesvr token: warning: --secret puts the secret in the process list; use ${TOKEN_SECRET_ENV} or --secret-file\n`,
+    );
+    secret = values.secret;
+  } else secret = process.env[TOKEN_SECRET_ENV];
+  if (!secret) throw new Error(`token: set ${TOKEN_SECRET_ENV}, or pass --secret-file or --key-file`);
+  const weak = hs256SecretProblem(secret);
+  if (weak) throw new Error(`token: ${weak}`);
+  return { alg: 'HS256', key: new TextEncoder().encode(secret) };
+}
+
 export async function runTokenCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       secret: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'key-file': { type: 'string' },
+      kid: { type: 'string' },
       openid: { type: 'string' },
+      aud: { type: 'string' },
+      iss: { type: 'string' },
       ttl: { type: 'string', default: '1h' },
     },
     strict: true,
   });
-  if (!values.secret || !values.openid) throw new Error('token: --secret and --openid are required');
+  if (!values.openid) throw new Error('token: --openid is required');
+  const { alg, key } = signingKey(values);
   const ttlSec = Math.ceil(parseDuration(values.ttl) / 1000);
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+  const jwt = new SignJWT({})
+    .setProtectedHeader({ alg, typ: 'JWT', ...(values.kid ? { kid: values.kid } : {}) })
     .setSubject(values.openid)
     .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSec)
-    .sign(new TextEncoder().encode(values.secret));
-  process.stdout.write(`${token}\n`);
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSec);
+  if (values.aud) jwt.setAudience(values.aud);
+  if (values.iss) jwt.setIssuer(values.iss);
+  process.stdout.write(`${await jwt.sign(key)}\n`);
   return 0;
 }

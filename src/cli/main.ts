@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import type { Logger } from 'pino';
 /**
  * gatesvr: run the gateway (default), the demo upstreams, or a terminal client.
  *
@@ -6,10 +7,11 @@
  *   gatesvr demo-upstreams [--host H] [--hello PORT] [--business PORT] [--zone PORT]
  *   gatesvr client --openid ID [options] <action> [key=value ...]
  *   gatesvr push --openid ID --content TEXT [--grpc-target HOST:PORT]
- *   gatesvr token --secret S --openid ID [--ttl 1h]
+ *   gatesvr token --openid ID [--ttl 1h] [--secret-file FILE | --key-file PEM]
  */
 import { ConfigError, loadConfig } from '../config/load.js';
-import { createLogger } from '../config/logger.js';
+import { closeLogger, createLogger } from '../config/logger.js';
+import type { GatewayConfig } from '../config/schema.js';
 import { startGateway } from '../gateway.js';
 import { runClientCommand, runPushCommand, runTokenCommand } from './client-command.js';
 import { runDemoUpstreams } from './demo-command.js';
@@ -20,7 +22,9 @@ const USAGE = `usage:
   gatesvr client --openid ID [--addr 127.0.0.1:8453] [--token JWT] [--ca FILE | --insecure] [--zone N]
                  [--listen SECONDS] [--data TEXT] <action> [key=value ...]
   gatesvr push --openid ID --content TEXT [--grpc-target 127.0.0.1:8092] [--title T] [--msg-type T]
-  gatesvr token --secret SECRET --openid ID [--ttl 1h]
+  gatesvr token --openid ID [--ttl 1h] [--aud A] [--iss I] [--secret-file FILE | --key-file PEM [--kid K]]
+                HS256 secret from GATESVR_AUTH_JWT_SECRET unless --secret-file is given (--secret S
+                still works but shows the secret in ps); --key-file signs RS256 (RSA) or ES256 (EC P-256)
   gatesvr --help`;
 
 async function runGateway(argv: string[]): Promise<number> {
@@ -35,6 +39,15 @@ async function runGateway(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger(cfg.log);
+  try {
+    return await serve(cfg, logger);
+  } finally {
+    // Stdout is written asynchronously: every line must be out before the process exits.
+    await closeLogger(logger);
+  }
+}
+
+async function serve(cfg: GatewayConfig, logger: Logger): Promise<number> {
   let gw: Awaited<ReturnType<typeof startGateway>>;
   try {
     gw = await startGateway(cfg, { logger });

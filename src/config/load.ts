@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
+import { hs256SecretProblem } from '../auth/key-rules.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
 import {
   AddrError,
@@ -327,9 +328,7 @@ export function validateConfig(cfg: GatewayConfig): void {
       '',
     );
   }
-  if (auth.mode === 'jwt' && auth.jwtSecret === '') {
-    fail('auth.jwt_secret', 'required when auth.mode is "jwt"', '');
-  }
+  if (auth.mode === 'jwt') validateJwtKeys(auth);
   if (backup.enabled && nats.url === '') {
     fail('nats.url', 'required when backup.enabled is true (primary and backup share one NATS server)', '');
   }
@@ -340,6 +339,27 @@ export function validateConfig(cfg: GatewayConfig): void {
       '',
     );
   }
+}
+
+/** mode jwt: exactly one key source; an HS256 secret of at least 32 bytes. */
+function validateJwtKeys(auth: GatewayConfig['auth']): void {
+  const sources = [auth.jwtSecret, auth.jwtPublicKeyFile, auth.jwksFile].filter((v) => v !== '').length;
+  if (sources === 0) {
+    fail(
+      'auth.jwt_secret',
+      'required when auth.mode is "jwt" (or set auth.jwt_public_key_file or auth.jwks_file)',
+      '',
+    );
+  }
+  if (sources > 1) {
+    fail(
+      auth.jwtSecret !== '' ? 'auth.jwt_secret' : 'auth.jwks_file',
+      'set only one of auth.jwt_secret, auth.jwt_public_key_file, auth.jwks_file',
+      '',
+    );
+  }
+  const weak = auth.jwtSecret !== '' ? hs256SecretProblem(auth.jwtSecret) : null;
+  if (weak) fail('auth.jwt_secret', weak, '');
 }
 
 const loaded = new WeakSet<object>();

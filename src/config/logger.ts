@@ -1,6 +1,8 @@
 // createLogger: pino JSON lines on stdout, or (log.file set) a file rotated at
 // log.max_size_mb keeping log.max_files (gatesvr.log, gatesvr.log.1 .. .N, seed 6.4.3).
-// Secrets are redacted.
+// Secrets are redacted. Stdout is written asynchronously (a slow reader of the pipe
+// must not stall the event loop) with a bounded buffer; closeLogger drains it, and
+// pino flushes it synchronously on a fatal process exit.
 
 import { basename, dirname, resolve } from 'node:path';
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
@@ -37,7 +39,31 @@ export interface CreateLoggerOptions {
   pinoOptions?: LoggerOptions;
 }
 
-const files = new WeakMap<Logger, RotatingFileStream>();
+/** Unwritten stdout bytes above this are dropped (and counted) rather than held in memory. */
+export const STDOUT_MAX_BUFFERED_BYTES = 16 * 1_048_576;
+/** closeLogger waits at most this for a stuck stdout reader. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+const streams = new WeakMap<Logger, RotatingFileStream | SonicBoom>();
+
+/**
+ * Async stdout. Lines that would overflow the buffer are dropped; one warning says how
+ * many, written once the flood has eased.
+ */
+function stdoutDestination(onDropped: (lines: number) => void): SonicBoom {
+  const dest = pino.destination({ dest: 1, sync: false, maxLength: STDOUT_MAX_BUFFERED_BYTES });
+  let dropped = 0;
+  dest.on('drop', () => {
+    if (dropped++ > 0) return;
+    setTimeout(() => {
+      const n = dropped;
+      dropped = 0;
+      onDropped(n);
+    }, 1_000).unref();
+  });
+  return dest;
+}
 
 function envLevel(env: Readonly<Record<string, string | undefined>>): LogLevel | undefined {
   const v = env['GATESVR_LOG_LEVEL']?.trim().toLowerCase();
@@ -61,7 +87,14 @@ export function createLogger(log: LogConfig, opts: CreateLoggerOptions = {}): Lo
     redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
   };
   if (opts.destination) return pino(options, opts.destination as DestinationStream);
-  if (log.file === '') return pino(options, pino.destination({ dest: 1, sync: true }));
+  if (log.file === '') {
+    const dest = stdoutDestination((lines) =>
+      logger.warn({ lines }, 'log lines dropped: stdout is not read fast enough'),
+    );
+    const logger = pino(options, dest);
+    streams.set(logger, dest);
+    return logger;
+  }
 
   const file = resolve(log.file);
   const name = basename(file);
@@ -81,17 +114,35 @@ export function createLogger(log: LogConfig, opts: CreateLoggerOptions = {}): Lo
     reported = true;
   });
   const logger = pino(options, stream);
-  files.set(logger, stream);
+  streams.set(logger, stream);
   return logger;
 }
 
-/** Flushes and closes the logger's file stream (no-op for stdout). */
+/**
+ * Writes out everything buffered and closes the logger's stream (stdout stays open).
+ * Bounded by a timeout, so a reader that never drains the pipe cannot hold the exit.
+ */
 export async function closeLogger(logger: Logger): Promise<void> {
-  const stream = files.get(logger);
+  const stream = streams.get(logger);
   if (!stream) {
     logger.flush();
     return;
   }
-  files.delete(logger);
-  await new Promise<void>((done) => stream.end(done));
+  streams.delete(logger);
+  // A line logged after this would meet a closed stream (SonicBoom throws): drop it instead.
+  logger.level = 'silent';
+  await new Promise<void>((done) => {
+    const timer = setTimeout(done, CLOSE_TIMEOUT_MS);
+    timer.unref();
+    const finish = () => {
+      clearTimeout(timer);
+      done();
+    };
+    if (!('flushSync' in stream)) stream.end(finish);
+    else if ((stream as SonicBoom & { destroyed?: boolean }).destroyed) finish();
+    else {
+      stream.once('close', finish);
+      stream.end();
+    }
+  });
 }

@@ -76,6 +76,14 @@ export interface OverloadProtectionConfig {
 export interface AuthConfig {
   mode: AuthMode;
   jwtSecret: string;
+  /** When set, a token's `aud` must match; likewise `iss` for jwtIssuer. */
+  jwtAudience: string;
+  jwtIssuer: string;
+  /** Longest accepted exp − iat (exp − now without iat); 0 = no limit. */
+  jwtMaxLifetimeMs: number;
+  /** RS256/ES256 instead of HS256: a PEM public key, or a JWKS file (one of the three key sources). */
+  jwtPublicKeyFile: string;
+  jwksFile: string;
 }
 
 export interface NatsConfig {
@@ -200,7 +208,15 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     maxFramesPerSecond: 2_000,
     frameBurst: 4_000,
   },
-  auth: { mode: 'none', jwtSecret: '' },
+  auth: {
+    mode: 'none',
+    jwtSecret: '',
+    jwtAudience: '',
+    jwtIssuer: '',
+    jwtMaxLifetimeMs: 24 * 3_600_000,
+    jwtPublicKeyFile: '',
+    jwksFile: '',
+  },
   nats: {
     url: '',
     stream: 'GATESVR',
@@ -697,7 +713,7 @@ export const FIELDS: readonly FieldSpec[] = [
     'auth.mode',
     ['auth', 'mode'],
     'enum',
-    'START authentication: none, or jwt (HS256, sub = openid, exp required).',
+    'START authentication: none, or jwt (sub = openid, exp required; HS256 unless a public key or JWKS is set).',
     {
       values: ['none', 'jwt'],
       flag: 'auth-mode',
@@ -707,7 +723,28 @@ export const FIELDS: readonly FieldSpec[] = [
     'auth.jwt_secret',
     ['auth', 'jwtSecret'],
     'secret',
-    'HS256 key (UTF-8 bytes); required when mode is jwt.',
+    'HS256 key (UTF-8 bytes, at least 32); mode jwt needs it or a public key / JWKS file.',
+  ),
+  f('auth.jwt_audience', ['auth', 'jwtAudience'], 'string', 'When set, tokens must carry this `aud`.'),
+  f('auth.jwt_issuer', ['auth', 'jwtIssuer'], 'string', 'When set, tokens must carry this `iss`.'),
+  f(
+    'auth.jwt_max_lifetime',
+    ['auth', 'jwtMaxLifetimeMs'],
+    'duration',
+    'Tokens whose exp − iat (exp − now without iat) exceeds this are refused; 0 = no limit.',
+    { min: 0, max: 366 * DAY },
+  ),
+  f(
+    'auth.jwt_public_key_file',
+    ['auth', 'jwtPublicKeyFile'],
+    'path',
+    'PEM public key (RSA >= 2048 bits: RS256; EC P-256: ES256) instead of jwt_secret.',
+  ),
+  f(
+    'auth.jwks_file',
+    ['auth', 'jwksFile'],
+    'path',
+    'JWKS file of RS256/ES256 public keys instead of jwt_secret; re-read when it changes (rotation).',
   ),
   // nats
   f(

@@ -7,7 +7,8 @@
 import type { SessionLink } from '../actors/ports.js';
 import type { SessionActor } from '../actors/session-actor.js';
 import type { SessionSystem } from '../actors/session-system.js';
-import { type Authenticator, validateOpenid } from '../auth/authenticator.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { validateOpenid } from '../auth/openid.js';
 import { TokenBucket } from '../machines/rate-window.js';
 import { effectiveStartTimeoutMs } from '../machines/start-timeout.js';
 import { CloseCode, ErrorCode, RequestType } from '../protocol/codes.js';
@@ -22,6 +23,7 @@ import {
   StartRequest,
 } from '../protocol/messages.js';
 import type { StreamConnection } from './quic/types.js';
+import { SampledLog } from './sampled-log.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -111,7 +113,12 @@ export class ClientListener {
   /** Most bytes any connection's decoder held for a partial frame before its START_RESP (tests). */
   preStartPendingHighWater = 0;
 
-  constructor(readonly opts: ClientListenerOptions) {}
+  /** @internal Lines an unauthenticated peer can cause (protocol errors, refused STARTs), rate-limited. */
+  readonly preStartLog: SampledLog;
+
+  constructor(readonly opts: ClientListenerOptions) {
+    this.preStartLog = new SampledLog(opts.logger);
+  }
 
   get connectionCount(): number {
     return this.active;
@@ -186,6 +193,7 @@ export class ClientListener {
   /** Connections that never sent START are closed at shutdown; sessions close their own. */
   closeUnbound(code: number, reason: string): void {
     for (const c of this.conns) c.closeIfUnbound(code, reason);
+    this.preStartLog.summarize(true);
   }
 }
 
@@ -238,9 +246,16 @@ class ClientConnection {
   /** Close with 429 and 0x03 (displaced, or over a rate). */
   overloaded(why: string): void {
     if (this.phase === 'closed') return;
-    this.opts.logger?.info({ connectionId: this.conn.id, why }, 'connection closed: overloaded');
+    this.peerLine('connection closed: overloaded', why);
     this.conn.write(controlErrorFrame(0, ErrorCode.OVERLOADED, why));
     this.close(CloseCode.OVERLOADED, why);
+  }
+
+  /** A line the peer can cause at will: sampled until its session has started. */
+  private peerLine(msg: string, why: string): void {
+    const fields = { connectionId: this.conn.id, why };
+    if (this.started) this.opts.logger?.info(fields, msg);
+    else this.owner.preStartLog.info(`${msg}:${why}`, fields, msg);
   }
 
   closeIfUnbound(code: number, reason: string): void {
@@ -285,7 +300,7 @@ class ClientConnection {
 
   private protocolError(why: string, frameError?: number): void {
     if (this.phase === 'closed') return;
-    this.opts.logger?.info({ connectionId: this.conn.id, why }, 'protocol error');
+    this.peerLine('protocol error', why);
     if (frameError !== undefined) this.conn.write(controlErrorFrame(0, frameError, why));
     this.close(CloseCode.PROTOCOL_ERROR, why);
   }
@@ -372,6 +387,12 @@ class ClientConnection {
     const openid = start.openid || req.openid;
     const invalid = validateOpenid(openid);
     if (invalid) {
+      // The openid itself is not logged: it may be what the peer is attacking the log with.
+      this.owner.preStartLog.info(
+        `START refused:${invalid}`,
+        { connectionId: this.conn.id, reason: invalid },
+        'START refused: bad openid',
+      );
       // Section 4.2 treats every START requirement alike: 401, then close 0x02.
       this.refuse(req.msgId, ErrorCode.UNAUTHENTICATED, invalid, CloseCode.UNAUTHENTICATED);
       return;
@@ -385,7 +406,8 @@ class ClientConnection {
     }
     if (this.phase !== 'authenticating') return; // closed meanwhile
     if (!result.ok) {
-      this.opts.logger?.info(
+      this.owner.preStartLog.info(
+        `authentication failed:${result.reason}`,
         { connectionId: this.conn.id, openid, reason: result.reason },
         'authentication failed',
       );

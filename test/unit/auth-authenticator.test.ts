@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { createLocalJWKSet, exportJWK, SignJWT } from 'jose';
 import {
+  AuthConfigError,
+  checkTokenTimes,
   guardAuthenticator,
   jwtAuthenticator,
   MAX_OPENID_BYTES,
@@ -10,7 +12,7 @@ import {
   validateOpenid,
 } from '../../src/auth/authenticator.js';
 
-const SECRET = 'unit-test-secret-0123456789';
+const SECRET = 'unit-test-secret-0123456789-abcdef';
 const key = new TextEncoder().encode(SECRET);
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -108,8 +110,69 @@ describe('jwtAuthenticator (HS256)', () => {
     }
   });
 
-  it('needs a secret', () => {
-    assert.throws(() => jwtAuthenticator(''));
+  it('needs a secret of at least 32 bytes', () => {
+    assert.throws(() => jwtAuthenticator(''), AuthConfigError);
+    assert.throws(() => jwtAuthenticator('x'), /at least 32 bytes/);
+    assert.throws(() => jwtAuthenticator('s'.repeat(31)), AuthConfigError);
+    assert.equal(jwtAuthenticator('s'.repeat(32)).mode, 'jwt');
+  });
+
+  it('refuses an iat beyond the leeway in the future', async () => {
+    const future = await sign({ sub: 'alice', iat: nowSec() + 365 * 86_400, exp: nowSec() + 366 * 86_400 });
+    assert.deepEqual(await jwtAuthenticator(SECRET, { maxLifetimeSec: 0 }).verify('alice', future), {
+      ok: false,
+      reason: 'token claim invalid: iat (in the future)',
+    });
+    const skewed = await sign({ sub: 'alice', iat: nowSec() + 10, exp: nowSec() + 60 });
+    assert.deepEqual(await auth.verify('alice', skewed), { ok: true });
+  });
+});
+
+describe('jwtAuthenticator policy', () => {
+  const strict = jwtAuthenticator(SECRET, {
+    audience: 'game',
+    issuer: 'https://login.example',
+    maxLifetimeSec: 3600,
+  });
+  const good = { sub: 'alice', aud: 'game', iss: 'https://login.example' };
+
+  it('requires the configured aud and iss', async () => {
+    assert.deepEqual(await strict.verify('alice', await sign({ ...good, exp: nowSec() + 60 })), { ok: true });
+    const multi = await sign({ ...good, aud: ['other', 'game'], exp: nowSec() + 60 });
+    assert.deepEqual(await strict.verify('alice', multi), { ok: true });
+    for (const [claims, claim] of [
+      [{ ...good, aud: 'other' }, 'aud'],
+      [{ sub: 'alice', iss: good.iss }, 'aud'],
+      [{ ...good, iss: 'https://evil.example' }, 'iss'],
+      [{ sub: 'alice', aud: 'game' }, 'iss'],
+    ] as const) {
+      const r = await strict.verify('alice', await sign({ ...claims, exp: nowSec() + 60 }));
+      assert.deepEqual(r, { ok: false, reason: `token claim invalid: ${claim}` }, JSON.stringify(claims));
+    }
+  });
+
+  it('bounds the lifetime: exp - iat, or exp - now without iat', async () => {
+    const now = nowSec();
+    assert.equal((await strict.verify('alice', await sign({ ...good, iat: now, exp: now + 3600 }))).ok, true);
+    const long = await sign({ ...good, iat: now, exp: now + 3601 });
+    assert.deepEqual(await strict.verify('alice', long), {
+      ok: false,
+      reason: 'token lifetime above the allowed maximum',
+    });
+    const y2999 = await sign({ ...good, exp: Date.UTC(2999, 0, 1) / 1000 });
+    assert.equal((await strict.verify('alice', y2999)).ok, false);
+    // An old iat with a near exp is still a long-lived token.
+    const backdated = await sign({ ...good, iat: now - 86_400, exp: now + 60 });
+    assert.equal((await strict.verify('alice', backdated)).ok, false);
+  });
+
+  it('checkTokenTimes is pure and uses the leeway', () => {
+    const p = { leewaySec: 30, maxLifetimeSec: 100 };
+    assert.equal(checkTokenTimes({ iat: 1030, exp: 1100 }, 1000, p), null);
+    assert.match(checkTokenTimes({ iat: 1031, exp: 1100 }, 1000, p) ?? '', /iat/);
+    assert.equal(checkTokenTimes({ exp: 1100 }, 1000, p), null);
+    assert.match(checkTokenTimes({ exp: 1101 }, 1000, p) ?? '', /lifetime/);
+    assert.equal(checkTokenTimes({ exp: 10_000_000 }, 1000, { maxLifetimeSec: 0 }), null);
   });
 });
 
@@ -144,5 +207,47 @@ describe('validateOpenid', () => {
     assert.equal(validateOpenid('a'.repeat(MAX_OPENID_BYTES)), null);
     assert.notEqual(validateOpenid('a'.repeat(MAX_OPENID_BYTES + 1)), null);
     assert.notEqual(validateOpenid('é'.repeat(65)), null); // 130 bytes, 65 chars
+  });
+});
+
+describe('jwtAuthenticator with a JWKS', () => {
+  it('a token without kid is checked against every key of its type (rotation)', async () => {
+    const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const c = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const keys = [
+      { ...(await exportJWK(a.publicKey)), kid: 'k1' },
+      { ...(await exportJWK(b.publicKey)), kid: 'k2' },
+    ];
+    const auth = jwtAuthenticator({ kind: 'jwks', keys: createLocalJWKSet({ keys }), algs: ['ES256'] });
+    const es = (k: KeyObject, claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'ES256' }).sign(k);
+    assert.deepEqual(
+      await auth.verify('alice', await es(b.privateKey, { sub: 'alice', exp: nowSec() + 60 })),
+      {
+        ok: true,
+      },
+    );
+    assert.deepEqual(
+      await auth.verify('alice', await es(a.privateKey, { sub: 'alice', exp: nowSec() + 60 })),
+      {
+        ok: true,
+      },
+    );
+    assert.deepEqual(
+      await auth.verify('alice', await es(c.privateKey, { sub: 'alice', exp: nowSec() + 60 })),
+      {
+        ok: false,
+        reason: 'bad token signature',
+      },
+    );
+    // A valid signature with a bad claim reports the claim, not the signature.
+    assert.deepEqual(
+      await auth.verify('alice', await es(b.privateKey, { sub: 'alice', exp: nowSec() - 600 })),
+      {
+        ok: false,
+        reason: 'token expired',
+      },
+    );
   });
 });

@@ -113,7 +113,7 @@ backup:
         GATESVR_SERVER_QUIC_ADDR: ':4444',
         GATESVR_NATS_URL: 'nats://127.0.0.1:4222',
         GATESVR_AUTH_MODE: 'jwt',
-        GATESVR_AUTH_JWT_SECRET: 's3cret',
+        GATESVR_AUTH_JWT_SECRET: 's3cret-s3cret-s3cret-s3cret-s3cret',
         GATESVR_BACKUP_ENABLED: 'true',
         GATESVR_BACKUP_MODE: 'backup',
         GATESVR_BACKUP_HEARTBEAT_TIMEOUT: '7s',
@@ -130,7 +130,7 @@ backup:
     assert.equal(c.server.quicAddr, ':4444', 'systematic name wins over the seed alias');
     assert.equal(c.nats.url, 'nats://127.0.0.1:4222');
     assert.equal(c.auth.mode, 'jwt');
-    assert.equal(c.auth.jwtSecret, 's3cret');
+    assert.equal(c.auth.jwtSecret, 's3cret-s3cret-s3cret-s3cret-s3cret');
     assert.equal(c.backup.enabled, true);
     assert.equal(c.backup.mode, 'backup');
     assert.equal(c.backup.heartbeat.timeoutMs, 7000);
@@ -156,7 +156,7 @@ backup:
       GATESVR_QUIC_ADDR: ':1',
       GATESVR_LOG_LEVEL: 'silent',
       GATESVR_AUTH_MODE: 'jwt',
-      GATESVR_AUTH_JWT_SECRET: 'x',
+      GATESVR_AUTH_JWT_SECRET: 'x'.repeat(32),
       GATESVR_BACKUP_SERVER_ID: 'env-id',
     };
     const c = loadConfig({
@@ -301,6 +301,38 @@ describe('validation errors name the key', () => {
     );
     assertConfigError(() => loadConfig({ argv: ['--auth-mode', 'jwt'], env: {} }), 'auth.jwt_secret');
     assertConfigError(() => configFromObject({ backup: { enabled: true } }), 'nats.url', /backup\.enabled/);
+  });
+
+  it('jwt: a secret under 32 bytes, or two key sources, refuse to start (secret not echoed)', () => {
+    const short = 'only-31-bytes-of-secret-here-xx';
+    assert.equal(short.length, 31);
+    assert.throws(
+      () => configFromObject({ auth: { mode: 'jwt', jwt_secret: short } }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.key === 'auth.jwt_secret' &&
+        /at least 32 bytes \(got 31\)/.test(e.message) &&
+        !e.message.includes(short),
+    );
+    assertConfigError(
+      () => loadConfig({ argv: [], env: { GATESVR_AUTH_MODE: 'jwt', GATESVR_AUTH_JWT_SECRET: 'x' } }),
+      'auth.jwt_secret',
+      /32 bytes/,
+    );
+    assert.equal(
+      configFromObject({ auth: { mode: 'jwt', jwt_secret: `${short}y` } }).auth.jwtSecret.length,
+      32,
+    );
+    assertConfigError(
+      () => configFromObject({ auth: { mode: 'jwt', jwt_secret: 'y'.repeat(40), jwks_file: 'k.json' } }),
+      'auth.jwt_secret',
+      /only one of/,
+    );
+    const c = configFromObject({ auth: { mode: 'jwt', jwks_file: 'k.json', jwt_max_lifetime: '0' } });
+    assert.equal(c.auth.jwtMaxLifetimeMs, 0);
+    assert.equal(configFromObject({}).auth.jwtMaxLifetimeMs, 24 * 3_600_000);
+    // mode none does not look at the secret
+    assert.equal(configFromObject({ auth: { jwt_secret: 'x' } }).auth.mode, 'none');
   });
 
   it('types, ranges, enums and cross-field rules', () => {
