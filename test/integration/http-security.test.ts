@@ -141,6 +141,21 @@ describe('HTTP surface in the default posture (no token, loopback only)', () => 
     await assertAlive(gw, alice, aliceCloses);
   });
 
+  test('a kick with a body over the limit is 413 and the gateway lives on (the request log read a detached socket)', async () => {
+    const res = await rawHttp(port, {
+      method: 'POST',
+      path: `/admin/sessions/${alice.sessionId}/kick`,
+      headers: { host: `127.0.0.1:${port}`, ...JSON_TYPE },
+      body: `{"pad":"${'x'.repeat(300_000)}"}`,
+    }).catch((err: unknown) => ({ status: 0, headers: {}, text: String(err) }));
+    // The server may cut the upload after answering; either way no kick.
+    assert.ok(res.status === 413 || res.status === 0, `${res.status} ${res.text.slice(0, 200)}`);
+    // Whatever node does with the rest of the body, the response's log line runs once it is sent.
+    const health = await rawHttp(port, { path: '/health' });
+    assert.equal(health.status, 200);
+    await assertAlive(gw, alice, aliceCloses);
+  });
+
   test('the operator page own kick (same origin, JSON) still works', async () => {
     const bob = await connectClient(gw, 'bob');
     const closed = new Promise<number>((resolve) => bob.onClose((info) => resolve(info.code)));

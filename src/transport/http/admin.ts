@@ -200,6 +200,8 @@ export async function handleAdmin(
   path: string,
   ctx: AdminContext,
 ): Promise<void> {
+  // Read now: after the body, node may have detached req.socket (null).
+  const remote = req.socket.remoteAddress;
   authorizeAdmin(req, ctx.config);
   const parts = path.split('/').filter((p) => p !== '');
   // parts[0] === 'admin'
@@ -219,7 +221,7 @@ export async function handleAdmin(
     await readJsonBody(req);
     const { sessionId, openid } = actor;
     ctx.system.kick(sessionId, 'admin_kick');
-    ctx.logger?.info({ sessionId, openid, remote: req.socket.remoteAddress }, 'admin kicked session');
+    ctx.logger?.info({ sessionId, openid, remote }, 'admin kicked session');
     sendJson(req, res, 200, { kicked: true, sessionId, openid });
     return;
   }

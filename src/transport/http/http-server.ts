@@ -196,6 +196,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
   const server: Server = createServer((req, res) => {
     const t0 = performance.now();
+    // Read now: node detaches req.socket (null) when it drops the rest of a refused body.
+    const remote = req.socket.remoteAddress;
     setSecurityHeaders(res);
     let url: URL;
     try {
@@ -210,7 +212,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           path: url.pathname,
           status: res.statusCode,
           ms: Math.round((performance.now() - t0) * 10) / 10,
-          remote: req.socket.remoteAddress,
+          remote,
         },
         'http request',
       );
