@@ -3,6 +3,7 @@
 //   config: server.ack_timeout: "3x" is not a duration (use e.g. "500ms", "30s", "5m")
 
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
 import { hs256SecretProblem } from '../auth/key-rules.js';
@@ -51,6 +52,7 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const ACTION = /^[A-Za-z0-9_.:-]{1,128}$/;
 const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s,]+$/;
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$/;
 
 function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
@@ -134,6 +136,19 @@ function coerceHostList(v: unknown): string[] {
   });
 }
 
+function coerceNameList(v: unknown): string[] {
+  let items: unknown[];
+  if (typeof v === 'string') items = splitList(v);
+  else if (Array.isArray(v)) items = v;
+  else throw new ValueError(`${show(v)} is not a list of host names`);
+  return items.map((item, i) => {
+    const t = typeof item === 'string' ? item.trim() : '';
+    const bare = t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1) : t;
+    if (t === '*' || isIPv4(bare) || isIPv6(bare) || HOST_NAME.test(bare)) return t.toLowerCase();
+    throw new ValueError(`item ${i + 1}: ${show(item)} is not a host name or IP address (no port)`);
+  });
+}
+
 function coerceRoutes(v: unknown): Record<string, ServiceName> {
   let entries: [string, unknown][];
   if (typeof v === 'string') {
@@ -164,6 +179,8 @@ function coerce(spec: FieldSpec, v: unknown): unknown {
       return checkAddr(asText(v, 'an address'), false);
     case 'hostList':
       return coerceHostList(v);
+    case 'nameList':
+      return coerceNameList(v);
     case 'routes':
       return coerceRoutes(v);
     case 'string':

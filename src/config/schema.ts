@@ -129,6 +129,8 @@ export interface LogConfig {
 export interface AdminConfig {
   token: string;
   loopbackOnly: boolean;
+  /** Host names (besides localhost, 127.0.0.1, ::1 and the http_addr host) the HTTP server answers to; "*" = any. */
+  allowedHosts: string[];
 }
 
 export interface InspectorConfig {
@@ -233,7 +235,7 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     sync: { peerAddr: '', batchSize: 50, timeoutMs: 200, bufferSize: 1000 },
   },
   log: { level: 'info', file: '', maxSizeMb: 3, maxFiles: 5 },
-  admin: { token: '', loopbackOnly: true },
+  admin: { token: '', loopbackOnly: true, allowedHosts: [] },
   inspector: { enabled: false },
   async: { maxWorkers: 0, maxQueueSize: 10_000, taskTimeoutMs: 30_000 },
 } satisfies GatewayConfig);
@@ -304,6 +306,7 @@ export function formatAddr({ host, port }: ParsedAddr): string {
 export type FieldKind =
   | 'addr' // listen address; ":port" allowed
   | 'hostList' // list of "host:port" (host required); comma separated in env/flags
+  | 'nameList' // list of host names or IP literals (no port), or "*"; comma separated in env/flags
   | 'routes' // map action -> service; "a=svc,b=svc" in env/flags
   | 'string'
   | 'path' // file path; "" allowed
@@ -873,6 +876,12 @@ export const FIELDS: readonly FieldSpec[] = [
     'Bearer token required by the admin API; empty = none required.',
   ),
   f('admin.loopback_only', ['admin', 'loopbackOnly'], 'bool', 'Admin API answers only loopback clients.'),
+  f(
+    'admin.allowed_hosts',
+    ['admin', 'allowedHosts'],
+    'nameList',
+    'Host header names the HTTP server answers besides localhost, 127.0.0.1, [::1] and the http_addr host; "*" = any.',
+  ),
   // inspector
   f('inspector.enabled', ['inspector', 'enabled'], 'bool', 'Session-machine inspector (debugging aid).'),
   // async (seed 5.4)

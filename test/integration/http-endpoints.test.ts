@@ -18,6 +18,8 @@ import type { CloseInfo } from '../../src/transport/quic/types.js';
 import { connectClient, login, startTestGateway, testConfig, waitFor } from '../helpers/gateway.js';
 
 const TOKEN = 'op-token-4f1c9a77d2';
+/** State-changing admin requests are JSON (a form or text/plain post is refused). */
+const JSON_POST: RequestInit = { method: 'POST', headers: { 'content-type': 'application/json' } };
 
 interface Http {
   status: number;
@@ -297,14 +299,14 @@ describe('operations HTTP server', () => {
     const id = dave.sessionId;
     assert.ok(gw.system.get(id));
     assert.equal((await call(gw, `/admin/sessions/${id}/kick`)).status, 405);
-    const k = await call(gw, `/admin/sessions/${id}/kick`, { method: 'POST' });
+    const k = await call(gw, `/admin/sessions/${id}/kick`, JSON_POST);
     assert.equal(k.status, 200);
     assert.deepEqual(k.body, { kicked: true, sessionId: id, openid: 'dave' });
     const info = await closed;
     assert.equal(info.code, 0);
     await waitFor(() => gw.system.get(id) === undefined, 5000, 'session removed');
     assert.equal((await call(gw, `/admin/sessions/${id}`)).status, 404);
-    assert.equal((await call(gw, `/admin/sessions/${id}/kick`, { method: 'POST' })).status, 404);
+    assert.equal((await call(gw, `/admin/sessions/${id}/kick`, JSON_POST)).status, 404);
     assert.equal((await call(gw, '/admin/sessions?openid=dave')).body.count, 0);
   });
 
@@ -335,7 +337,7 @@ describe('operations HTTP server', () => {
         (e) => e.event === 'session' && e.data.session.openid === 'erin' && e.data.session.phase === 'normal',
       );
       assert.equal(normal.at(-1)!.data.session.zone, 2);
-      await call(gw, `/admin/sessions/${erin.sessionId}/kick`, { method: 'POST' });
+      await call(gw, `/admin/sessions/${erin.sessionId}/kick`, JSON_POST);
       const removed = await readEvents(res, (e) => e.event === 'removed' && e.data.openid === 'erin');
       assert.equal(removed.at(-1)!.data.reason, 'admin_kick');
       erin.close();

@@ -41,9 +41,12 @@ function envOf(svc: Service): Record<string, string> {
   return svc.environment;
 }
 
-/** "${VAR:-default}" -> default (what compose uses when VAR is unset). */
+/** Value given to "${VAR:?message}" (compose refuses to start while VAR is unset). */
+const REQUIRED_VALUE = 'value-the-operator-sets';
+
+/** "${VAR:-default}" -> default (what compose uses when VAR is unset); "${VAR:?msg}" -> a set value. */
 function interpolate(v: string): string {
-  return v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
+  return v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1').replace(/\$\{[A-Z0-9_]+:\?[^}]*\}/g, REQUIRED_VALUE);
 }
 
 /** Container ports a service publishes or exposes: "9453:8453/udp" -> "8453/udp". */
@@ -217,4 +220,37 @@ test('the Dockerfile is multi-stage on node:20-bookworm-slim, exposes the seed p
   const cfgPath = /"--config", "([^"]+)"/.exec(cmd)?.[1];
   assert.ok(cfgPath && existsSync(join(root, cfgPath)), `default config ${cfgPath} exists`);
   configFromYamlText(read(cfgPath), cfgPath);
+});
+
+/** Environment names that carry a credential. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASS$|_KEY$|CREDENTIALS/;
+
+test('no well-known secrets: every credential in compose is a required variable without a default', () => {
+  const text = read('docker-compose.yml');
+  assert.doesNotMatch(text, /change-me/i, 'no placeholder secret in docker-compose.yml');
+  let secrets = 0;
+  for (const [name, svc] of Object.entries(services)) {
+    for (const [key, raw] of Object.entries(envOf(svc))) {
+      if (!SECRET_NAME.test(key)) continue;
+      secrets++;
+      assert.match(
+        String(raw),
+        /^\$\{[A-Z0-9_]+:\?[^}]+\}$/,
+        `${name}: ${key} must be "\${VAR:?message}" (compose refuses to start without it), not ${raw}`,
+      );
+    }
+  }
+  assert.ok(secrets >= GATEWAYS.length, 'the gateways take their admin token from the environment');
+  for (const g of GATEWAYS) {
+    const { file, cfg } = gatewayConfig(g);
+    assert.equal(cfg.admin.token, REQUIRED_VALUE, `${g}: admin.token comes from GATESVR_ADMIN_TOKEN`);
+    // The mounted file holds no credential of its own.
+    const own = configFromYamlText(readFileSync(file, 'utf8'), file);
+    assert.equal(own.admin.token, '', `${g}: no admin token in ${file}`);
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /change-me/i);
+  }
+});
+
+test('NATS is reachable on the compose network only (nothing published to the host)', () => {
+  assert.deepEqual(services.nats!.ports ?? [], [], 'nats publishes no port');
 });

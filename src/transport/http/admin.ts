@@ -8,8 +8,11 @@
  *                                                               (inspector.enabled)
  *
  * Access: with admin.token set every request needs `Authorization: Bearer <token>`
- * (none: 401, wrong: 403). Without a token, admin.loopback_only serves loopback
- * peers only (others: 403); with both off the API is open.
+ * (none: 401, wrong: 403). Without a token, admin.loopback_only serves local
+ * peers only (loopback and not forwarded by a proxy; others: 403); with both off
+ * the API is open. Host and cross-site checks run before (http-server.ts); a
+ * state-changing request must also be `Content-Type: application/json` (415), so
+ * that no HTML form or text/plain "simple" request can reach it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +20,7 @@ import type { SessionActor } from '../../actors/session-actor.js';
 import type { SessionSystem } from '../../actors/session-system.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { InspectorMessage, SessionInspector } from './inspector.js';
+import { isJsonContentType, isLocalPeer, SAFE_METHODS } from './request-guard.js';
 import { HttpError, readBody, sendJson } from './respond.js';
 import { sessionDetail, sessionView } from './views.js';
 
@@ -37,13 +41,6 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  if (address === '::1') return true;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v4.startsWith('127.');
-}
-
 /** Throws 401/403 unless the request may use the admin API. */
 export function authorizeAdmin(req: IncomingMessage, config: GatewayConfig): void {
   const token = config.admin.token;
@@ -59,20 +56,49 @@ export function authorizeAdmin(req: IncomingMessage, config: GatewayConfig): voi
       throw new HttpError(403, 'forbidden', 'bad admin token');
     return;
   }
-  if (config.admin.loopbackOnly && !isLoopback(req.socket.remoteAddress)) {
+  if (config.admin.loopbackOnly && !isLocalPeer(req.socket.remoteAddress, req.headers)) {
     throw new HttpError(
       403,
       'forbidden',
-      'admin API answers loopback clients only (set admin.token for remote access)',
+      'admin API answers local clients only (set admin.token for remote or proxied access)',
     );
   }
 }
 
+/**
+ * /stats and /performance: open to local peers; others (a forwarded request too)
+ * pass the admin rules: the token when one is set.
+ */
+export function authorizeOps(req: IncomingMessage, config: GatewayConfig): void {
+  if (isLocalPeer(req.socket.remoteAddress, req.headers)) return;
+  authorizeAdmin(req, config);
+}
+
+/** The JSON body of a state-changing admin request: empty, or a JSON document (400 otherwise). */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req);
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, 'bad_request', `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** 405 unless the route takes the method; a state-changing one must be JSON (415). */
 function method(req: IncomingMessage, ...allowed: string[]): void {
   const m = req.method ?? 'GET';
-  if (allowed.includes(m)) return;
   if (allowed.includes('GET') && m === 'HEAD') return;
-  throw new HttpError(405, 'method_not_allowed', `${m} not allowed here`, allowed.join(', '));
+  if (!allowed.includes(m)) {
+    throw new HttpError(405, 'method_not_allowed', `${m} not allowed here`, allowed.join(', '));
+  }
+  if (!SAFE_METHODS.has(m) && !isJsonContentType(req.headers['content-type'])) {
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      'state-changing admin requests need "Content-Type: application/json"',
+    );
+  }
 }
 
 function find(system: SessionSystem, raw: string): SessionActor {
@@ -174,6 +200,8 @@ export async function handleAdmin(
   path: string,
   ctx: AdminContext,
 ): Promise<void> {
+  // Read now: after the body, node may have detached req.socket (null).
+  const remote = req.socket.remoteAddress;
   authorizeAdmin(req, ctx.config);
   const parts = path.split('/').filter((p) => p !== '');
   // parts[0] === 'admin'
@@ -190,10 +218,10 @@ export async function handleAdmin(
   if (parts.length === 4 && parts[1] === 'sessions' && parts[3] === 'kick') {
     method(req, 'POST');
     const actor = find(ctx.system, parts[2]!);
-    await readBody(req);
+    await readJsonBody(req);
     const { sessionId, openid } = actor;
     ctx.system.kick(sessionId, 'admin_kick');
-    ctx.logger?.info({ sessionId, openid, remote: req.socket.remoteAddress }, 'admin kicked session');
+    ctx.logger?.info({ sessionId, openid, remote }, 'admin kicked session');
     sendJson(req, res, 200, { kicked: true, sessionId, openid });
     return;
   }

@@ -10,6 +10,13 @@
  *   GET /             the operator page (sessions, one actor live)
  *   /admin/...        admin API (see admin.ts): Bearer admin.token, or loopback-only
  *
+ * Every response carries SECURITY_HEADERS (no framing, no sniffing, no referrer).
+ * Every route but /health and /live answers only the Host names of the host
+ * policy (421 otherwise: a DNS-rebinding page names its own host); a request of
+ * any method but GET/HEAD from a page of another origin is refused (403);
+ * /stats and /performance are local-only or need the admin token (authorizeOps).
+ * docs/security-http.md explains each rule.
+ *
  * Request logs carry method, path (no query), status and time; never headers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,11 +27,18 @@ import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { AsyncProcessorStats } from '../grpc/async-processor.js';
 import type { EndpointHealth } from '../grpc/upstream-pool.js';
 import type { HostPort } from '../quic/types.js';
-import { handleAdmin } from './admin.js';
+import { authorizeOps, handleAdmin } from './admin.js';
 import type { SessionInspector } from './inspector.js';
 import { listenHttp } from './listen.js';
-import { OPERATOR_PAGE_HTML } from './operator-page.js';
-import { HttpError, sendJson } from './respond.js';
+import { OPERATOR_PAGE_CSP, OPERATOR_PAGE_HTML } from './operator-page.js';
+import {
+  crossSiteRefusal,
+  hostAllowed,
+  hostPolicy,
+  SAFE_METHODS,
+  SECURITY_HEADERS,
+} from './request-guard.js';
+import { HttpError, sendJson, setSecurityHeaders } from './respond.js';
 
 export interface HttpLogger {
   info(obj: object, msg?: string): void;
@@ -71,6 +85,16 @@ export interface HttpServer {
 }
 
 const PUBLIC_GET = new Set(['/', '/ui', '/health', '/live', '/stats', '/performance']);
+/**
+ * Probes of load balancers and orchestrators name the instance by IP or by any
+ * virtual host; these two answer a status word only, so any Host is served.
+ */
+const ANY_HOST = new Set(['/health', '/live']);
+
+/** Answer to a request node:http cannot parse (written to the socket as is). */
+export const RAW_BAD_REQUEST = `HTTP/1.1 400 Bad Request\r\n${Object.entries(SECURITY_HEADERS)
+  .map(([k, v]) => `${k}: ${v}\r\n`)
+  .join('')}content-length: 0\r\nconnection: close\r\n\r\n`;
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const gw = opts.gateway;
@@ -79,6 +103,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   let serving = true;
   let draining = false;
   const streams = new Set<() => void>();
+  const hosts = hostPolicy(gw.config.server.httpAddr, gw.config.admin.allowedHosts);
 
   const status = (): HealthStatus => {
     if (draining) return 'draining';
@@ -90,6 +115,17 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     const method = req.method ?? 'GET';
+    if (!ANY_HOST.has(path) && !hostAllowed(req.headers.host, hosts)) {
+      throw new HttpError(
+        421,
+        'misdirected_request',
+        'unknown Host: this server answers only the names of admin.allowed_hosts and loopback',
+      );
+    }
+    if (!SAFE_METHODS.has(method)) {
+      const refusal = crossSiteRefusal(req.headers, hosts);
+      if (refusal !== null) throw new HttpError(403, 'cross_site_request', refusal);
+    }
     if (path === '/admin' || path.startsWith('/admin/')) {
       await handleAdmin(req, res, url, path, {
         config: gw.config,
@@ -116,9 +152,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         sendJson(req, res, 200, { status: 'alive', uptimeSeconds: uptime() });
         return;
       case '/stats':
+        authorizeOps(req, gw.config);
         sendJson(req, res, 200, stats());
         return;
       case '/performance':
+        authorizeOps(req, gw.config);
         sendJson(req, res, 200, gw.metrics.performance());
         return;
       default: {
@@ -127,9 +165,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           'content-type': 'text/html; charset=utf-8',
           'content-length': body.length,
           'cache-control': 'no-store',
-          'x-content-type-options': 'nosniff',
-          'content-security-policy':
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+          'content-security-policy': OPERATOR_PAGE_CSP,
         });
         res.end(method === 'HEAD' ? undefined : body);
       }
@@ -160,6 +196,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
   const server: Server = createServer((req, res) => {
     const t0 = performance.now();
+    // Read now: node detaches req.socket (null) when it drops the rest of a refused body.
+    const remote = req.socket.remoteAddress;
+    setSecurityHeaders(res);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://gatesvr.local');
@@ -173,7 +212,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           path: url.pathname,
           status: res.statusCode,
           ms: Math.round((performance.now() - t0) * 10) / 10,
-          remote: req.socket.remoteAddress,
+          remote,
         },
         'http request',
       );
@@ -194,7 +233,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     });
   });
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    if (socket.writable) socket.end(RAW_BAD_REQUEST);
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -206,6 +245,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     streams.clear();
   });
 
+  if (hosts.any) {
+    log?.warn({}, 'admin.allowed_hosts has "*": any Host header is served (no DNS-rebinding defence)');
+  }
   if (gw.config.admin.token === '' && !gw.config.admin.loopbackOnly) {
     log?.warn(
       {},

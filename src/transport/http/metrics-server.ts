@@ -1,9 +1,16 @@
-/** Prometheus exposition on server.metrics_addr: GET /metrics (text format 0.0.4). */
+/**
+ * Prometheus exposition on server.metrics_addr: GET /metrics (text format 0.0.4).
+ *
+ * Every answer carries SECURITY_HEADERS. No Host check: Prometheus scrapes by IP
+ * or service name, the answer is aggregate counters with no session or client
+ * data, and nothing here changes state; metrics_addr belongs on an internal
+ * interface (docs/security-http.md).
+ */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { HostPort } from '../quic/types.js';
 import { listenHttp } from './listen.js';
-import { sendJson } from './respond.js';
+import { sendJson, setSecurityHeaders } from './respond.js';
 
 export interface MetricsServer {
   readonly address: HostPort;
@@ -38,6 +45,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     res.end(req.method === 'HEAD' ? undefined : body);
   };
   const server = createServer((req, res) => {
+    setSecurityHeaders(res);
     handle(req, res).catch((err: unknown) => {
       opts.logger?.warn({ err: String(err) }, 'metrics scrape failed');
       if (!res.headersSent) sendJson(req, res, 500, { error: 'internal', message: 'scrape failed' });

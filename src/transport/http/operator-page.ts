@@ -6,7 +6,15 @@
  * SSE stream GET /admin/events (through fetch, so the admin token travels in the
  * Authorization header, never in a URL); otherwise it polls /admin/sessions.
  * Everything is rendered with textContent (openids are user data).
+ *
+ * The page is served under OPERATOR_PAGE_CSP: its one inline <style> and one inline
+ * <script> are allowed by their SHA-256 hashes, nothing else runs or loads, and
+ * no other page may frame it (the kick button cannot be clickjacked). The kick
+ * button posts JSON: the admin API refuses state-changing requests of any other
+ * content type (no cross-site form or text/plain post can reach it).
  */
+import { createHash } from 'node:crypto';
+
 export const OPERATOR_PAGE_HTML = String.raw`<!doctype html>
 <html lang="en">
 <head>
@@ -305,7 +313,11 @@ export const OPERATOR_PAGE_HTML = String.raw`<!doctype html>
   $('kick').addEventListener('click', async function () {
     if (!selected) return;
     try {
-      await getJson('/admin/sessions/' + encodeURIComponent(selected) + '/kick', { method: 'POST' });
+      await getJson('/admin/sessions/' + encodeURIComponent(selected) + '/kick', {
+        method: 'POST',
+        headers: Object.assign(headers(), { 'content-type': 'application/json' }),
+        body: '{}'
+      });
       logEvent('kick requested');
     } catch (e) { showError(e.message); }
   });
@@ -318,3 +330,25 @@ export const OPERATOR_PAGE_HTML = String.raw`<!doctype html>
 </body>
 </html>
 `;
+
+/** 'sha256-…' of the text of the one inline element `tag` of the page (CSP hash source). */
+function inlineHash(tag: 'script' | 'style'): string {
+  const open = OPERATOR_PAGE_HTML.indexOf(`<${tag}>`);
+  const close = OPERATOR_PAGE_HTML.indexOf(`</${tag}>`);
+  if (open < 0 || close < open || OPERATOR_PAGE_HTML.indexOf(`<${tag}>`, open + 1) >= 0) {
+    throw new Error(`operator page: expected exactly one inline <${tag}>`);
+  }
+  const text = OPERATOR_PAGE_HTML.slice(open + tag.length + 2, close);
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+/** The page may run its own script and style, call this origin (fetch), and nothing else. */
+export const OPERATOR_PAGE_CSP = [
+  "default-src 'none'",
+  `script-src ${inlineHash('script')}`,
+  `style-src ${inlineHash('style')}`,
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');

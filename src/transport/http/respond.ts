@@ -1,5 +1,6 @@
 /** JSON responses and errors of the operations HTTP servers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SECURITY_HEADERS } from './request-guard.js';
 
 /** An error answered as JSON { error: code, message } with `status`. */
 export class HttpError extends Error {
@@ -13,6 +14,11 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Sets SECURITY_HEADERS on a response before anything is written. */
+export function setSecurityHeaders(res: ServerResponse): void {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
 }
 
 export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
