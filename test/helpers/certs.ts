@@ -3,7 +3,7 @@
  * openssl CLI into a temp dir: a shared one per process, or a fresh one.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -49,4 +49,107 @@ export async function makeSelfSignedCert(): Promise<TestCert> {
 export function makeTestCert(): Promise<TestCert> {
   cached ??= makeSelfSignedCert();
   return cached;
+}
+
+export interface TestPki {
+  dir: string;
+  /** The CA certificate (PEM) both leaves chain to. */
+  caPem: string;
+  caFile: string;
+  /** Server leaf for localhost / 127.0.0.1 / ::1 (serverAuth). */
+  server: TestCert;
+  /** Client leaf, CN=producer (clientAuth). */
+  client: TestCert;
+}
+
+async function leaf(
+  dir: string,
+  name: string,
+  caFile: string,
+  caKey: string,
+  ext: string,
+): Promise<TestCert> {
+  const keyFile = join(dir, `${name}-key.pem`);
+  const csr = join(dir, `${name}.csr`);
+  const extFile = join(dir, `${name}.ext`);
+  const certFile = join(dir, `${name}-cert.pem`);
+  await writeFile(extFile, ext);
+  await run('openssl', [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    keyFile,
+    '-out',
+    csr,
+  ]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caFile,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-sha256',
+    '-extfile',
+    extFile,
+    '-out',
+    certFile,
+  ]);
+  const [certPem, keyPem] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
+  return { certPem, keyPem, certFile, keyFile };
+}
+
+/** A private CA (openssl) with a server and a client leaf, in a fresh temp dir (the caller removes it). */
+export async function makeTestPki(): Promise<TestPki> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatesvr-pki-'));
+  const caFile = join(dir, 'ca-cert.pem');
+  const caKey = join(dir, 'ca-key.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=gatesvr test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout',
+    caKey,
+    '-out',
+    caFile,
+  ]);
+  const server = await leaf(
+    dir,
+    'localhost',
+    caFile,
+    caKey,
+    'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n',
+  );
+  const client = await leaf(
+    dir,
+    'producer',
+    caFile,
+    caKey,
+    'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n',
+  );
+  return { dir, caPem: await readFile(caFile, 'utf8'), caFile, server, client };
 }
