@@ -25,6 +25,31 @@ export function redactNatsUrl(url: string): string {
   return url.trim().replace(USERINFO, '$1***@');
 }
 
+export type UrlCredentials = { user: string; pass: string } | { token: string };
+
+/**
+ * The URL without its credentials, and those credentials ("user:pass" or a token),
+ * percent-decoded. nats.js ignores credentials in a server URL, so they are lifted
+ * out and given to it as options.
+ */
+export function splitUrlCredentials(url: string): { url: string; credentials: UrlCredentials | null } {
+  const m = USERINFO.exec(url.trim());
+  if (!m) return { url: url.trim(), credentials: null };
+  const stripped = url.trim().replace(USERINFO, '$1');
+  const info = m[2]!;
+  const colon = info.indexOf(':');
+  const dec = (t: string) => {
+    try {
+      return decodeURIComponent(t);
+    } catch {
+      return t;
+    }
+  };
+  const credentials =
+    colon < 0 ? { token: dec(info) } : { user: dec(info.slice(0, colon)), pass: dec(info.slice(colon + 1)) };
+  return { url: stripped, credentials };
+}
+
 /** Text (an error message) with the credentials of any URL in it replaced by "***". */
 export function redactUrlsIn(text: string): string {
   return text.replace(USERINFO_ANYWHERE, '$1***@');

@@ -14,10 +14,10 @@ import {
 import type { NatsConfig } from '../../config/schema.js';
 import { readConfigFile } from '../../config/tls.js';
 import {
-  hasUrlCredentials,
   natsServers,
   redactNatsUrls,
   redactUrlsIn,
+  splitUrlCredentials,
 } from '../../config/url-credentials.js';
 
 export type NatsConnectErrorCode = 'NATS_AUTH' | 'NATS_TLS' | 'NATS_CONNECT';
@@ -66,16 +66,10 @@ async function tlsOf(cfg: NatsConfig): Promise<TlsOptions | undefined> {
 
 /** Reads the configured files; throws ConfigError naming the key of an unreadable one. */
 export async function natsSecurity(cfg: NatsConfig): Promise<NatsSecurity> {
-  const servers = natsServers(cfg.url);
+  const split = natsServers(cfg.url).map(splitUrlCredentials);
+  const fromUrl = split.find((s) => s.credentials !== null)?.credentials ?? null;
   const [authenticator, tls] = await Promise.all([authenticatorOf(cfg), tlsOf(cfg)]);
-  const options: NatsSecurity['options'] = {
-    servers,
-    ...(tls ? { tls } : {}),
-    ...(authenticator ? { authenticator } : {}),
-    ...(cfg.token !== '' ? { token: cfg.token } : {}),
-    ...(cfg.user !== '' ? { user: cfg.user, pass: cfg.password } : {}),
-  };
-  const auth: NatsSecurity['auth'] =
+  const configured: NatsSecurity['auth'] =
     cfg.credsFile !== ''
       ? 'creds_file'
       : cfg.nkeySeedFile !== ''
@@ -84,10 +78,19 @@ export async function natsSecurity(cfg: NatsConfig): Promise<NatsSecurity> {
           ? 'token'
           : cfg.user !== ''
             ? 'user'
-            : servers.some(hasUrlCredentials)
-              ? 'url'
-              : 'none';
-  return { options, auth, tls: tls !== undefined };
+            : 'none';
+  // Configured credentials win; those in the URL still work (the caller warns about them).
+  const url = configured === 'none' ? fromUrl : null;
+  const options: NatsSecurity['options'] = {
+    servers: split.map((s) => s.url),
+    ...(tls ? { tls } : {}),
+    ...(authenticator ? { authenticator } : {}),
+    ...(cfg.token !== '' ? { token: cfg.token } : {}),
+    ...(cfg.user !== '' ? { user: cfg.user, pass: cfg.password } : {}),
+    ...(url && 'token' in url ? { token: url.token } : {}),
+    ...(url && 'user' in url ? { user: url.user, pass: url.pass } : {}),
+  };
+  return { options, auth: url ? 'url' : configured, tls: tls !== undefined };
 }
 
 /** A failed first connect as one line naming the servers (redacted) and the likely fix. */
