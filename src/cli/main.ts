@@ -20,6 +20,7 @@ const USAGE = `usage:
   gatesvr client --openid ID [--addr 127.0.0.1:8453] [--token JWT] [--ca FILE | --insecure] [--zone N]
                  [--listen SECONDS] [--data TEXT] <action> [key=value ...]
   gatesvr push --openid ID --content TEXT [--grpc-target 127.0.0.1:8092] [--title T] [--msg-type T]
+               [--ca-file PEM] [--cert-file PEM --key-file PEM]   (token: env GATESVR_PUSH_API_TOKEN)
   gatesvr token --secret SECRET --openid ID [--ttl 1h]
   gatesvr --help`;
 

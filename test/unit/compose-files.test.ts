@@ -41,9 +41,12 @@ function envOf(svc: Service): Record<string, string> {
   return svc.environment;
 }
 
-/** "${VAR:-default}" -> default (what compose uses when VAR is unset). */
+/** Value given to "${VAR:?message}" (compose refuses to start while VAR is unset). */
+const REQUIRED_VALUE = 'value-the-operator-sets';
+
+/** "${VAR:-default}" -> default (what compose uses when VAR is unset); "${VAR:?msg}" -> a set value. */
 function interpolate(v: string): string {
-  return v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
+  return v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1').replace(/\$\{[A-Z0-9_]+:\?[^}]*\}/g, REQUIRED_VALUE);
 }
 
 /** Container ports a service publishes or exposes: "9453:8453/udp" -> "8453/udp". */
@@ -106,6 +109,18 @@ test('every mounted config exists and loads (with the service environment) throu
   assert.equal(backup.backup.mode, 'backup');
   assert.notEqual(primary.backup.serverId, backup.backup.serverId);
   assert.equal(primary.nats.url, backup.nats.url, 'one NATS server for the pair');
+});
+
+test('a published push API requires a token from the environment, with no well-known default', () => {
+  for (const g of GATEWAYS) {
+    const { cfg } = gatewayConfig(g);
+    const grpcPort = parseAddr(cfg.server.grpcAddr).port;
+    const published = (services[g]!.ports ?? []).some((p) => p.split('/')[0]!.endsWith(`:${grpcPort}`));
+    assert.ok(published, `${g}: push API published`);
+    const raw = String(envOf(services[g]!).GATESVR_PUSH_API_TOKEN ?? '');
+    assert.match(raw, /^\$\{GATESVR_PUSH_API_TOKEN:\?[^}]+\}$/, `${g}: token required from the environment`);
+    assert.equal(cfg.pushApi.token, REQUIRED_VALUE, `${g}: the token reaches push_api.token`);
+  }
 });
 
 test('environment variable names used in compose are ones the config loader reads', () => {
