@@ -18,30 +18,40 @@ export interface TestCert {
 const run = promisify(execFile);
 let cached: Promise<TestCert> | null = null;
 
+/** openssl arguments for a new unencrypted P-256 key written to `keyFile`. */
+const newEcKey = (keyFile: string) => [
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:prime256v1',
+  '-nodes',
+  '-keyout',
+  keyFile,
+];
+
+/** A self-signed certificate with a new key, valid one day, with `-addext` extensions. */
+async function selfSigned(certFile: string, keyFile: string, subject: string, exts: string[]): Promise<void> {
+  const addext = exts.flatMap((e) => ['-addext', e]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...newEcKey(keyFile),
+    '-days',
+    '1',
+    '-subj',
+    subject,
+    ...addext,
+    '-out',
+    certFile,
+  ]);
+}
+
 /** A new certificate, its own CA: unknown to anyone trusting another one. */
 export async function makeSelfSignedCert(): Promise<TestCert> {
   const dir = await mkdtemp(join(tmpdir(), 'gatesvr-cert-'));
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-  ]);
+  await selfSigned(certFile, keyFile, '/CN=localhost', ['subjectAltName=DNS:localhost,IP:127.0.0.1']);
   const [certPem, keyPem] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
   return { certPem, keyPem, certFile, keyFile };
 }
@@ -74,21 +84,7 @@ async function leaf(
   const extFile = join(dir, `${name}.ext`);
   const certFile = join(dir, `${name}-cert.pem`);
   await writeFile(extFile, ext);
-  await run('openssl', [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    keyFile,
-    '-out',
-    csr,
-  ]);
+  await run('openssl', ['req', '-new', ...newEcKey(keyFile), '-subj', `/CN=${name}`, '-out', csr]);
   await run('openssl', [
     'x509',
     '-req',
@@ -116,26 +112,9 @@ export async function makeTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), 'gatesvr-pki-'));
   const caFile = join(dir, 'ca-cert.pem');
   const caKey = join(dir, 'ca-key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=gatesvr test CA',
-    '-addext',
+  await selfSigned(caFile, caKey, '/CN=gatesvr test CA', [
     'basicConstraints=critical,CA:TRUE',
-    '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout',
-    caKey,
-    '-out',
-    caFile,
   ]);
   const server = await leaf(
     dir,
