@@ -362,7 +362,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
         grpcSecurity: {
           tls: pushSecurity.tls,
           mtls: pushSecurity.mtls,
-          token: pushToken !== '',
+          tokenRequired: pushToken !== '',
         },
         upstreamTls: upstreamTls !== null,
         http: http.address.port,
