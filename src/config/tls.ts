@@ -68,18 +68,27 @@ export async function readConfigFile(file: string, key: string): Promise<string>
   }
 }
 
-async function readConfigured(certFile: string, keyFile: string): Promise<TlsMaterial> {
+/**
+ * Reads a certificate (chain) and its private key named by config keys `certKey` and
+ * `keyKey`, checking that both parse and belong together. Throws one-line ConfigErrors.
+ */
+export async function readCertAndKey(
+  certFile: string,
+  keyFile: string,
+  certKey: string,
+  keyKey: string,
+): Promise<{ certPem: string; keyPem: string }> {
   const [certPem, keyPem] = await Promise.all([
-    readConfigFile(certFile, 'server.cert_file'),
-    readConfigFile(keyFile, 'server.key_file'),
+    readConfigFile(certFile, certKey),
+    readConfigFile(keyFile, keyKey),
   ]);
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch {
     throw new ConfigError(
-      `config: server.cert_file: ${JSON.stringify(certFile)} is not a PEM certificate`,
-      'server.cert_file',
+      `config: ${certKey}: ${JSON.stringify(certFile)} is not a PEM certificate`,
+      certKey,
     );
   }
   let key: ReturnType<typeof createPrivateKey>;
@@ -87,17 +96,22 @@ async function readConfigured(certFile: string, keyFile: string): Promise<TlsMat
     key = createPrivateKey(keyPem);
   } catch {
     throw new ConfigError(
-      `config: server.key_file: ${JSON.stringify(keyFile)} is not an unencrypted PEM private key`,
-      'server.key_file',
+      `config: ${keyKey}: ${JSON.stringify(keyFile)} is not an unencrypted PEM private key`,
+      keyKey,
     );
   }
   if (!cert.checkPrivateKey(key)) {
     throw new ConfigError(
-      `config: server.key_file: ${JSON.stringify(keyFile)} does not match the certificate in ${JSON.stringify(certFile)}`,
-      'server.key_file',
+      `config: ${keyKey}: ${JSON.stringify(keyFile)} does not match the certificate in ${JSON.stringify(certFile)}`,
+      keyKey,
     );
   }
-  return { certFile, keyFile, certPem, keyPem, selfSigned: false };
+  return { certPem, keyPem };
+}
+
+async function readConfigured(certFile: string, keyFile: string): Promise<TlsMaterial> {
+  const pems = await readCertAndKey(certFile, keyFile, 'server.cert_file', 'server.key_file');
+  return { certFile, keyFile, ...pems, selfSigned: false };
 }
 
 async function makeSelfSigned(quicAddr: string, opts: EnsureTlsOptions): Promise<TlsMaterial> {

@@ -152,6 +152,32 @@ describe('push API over TLS', { timeout: 60_000 }, () => {
   });
 });
 
+describe('push API security files', { timeout: 30_000 }, () => {
+  it('a missing, empty or mismatched file stops the start with a one-line reason naming the key', async () => {
+    const empty = join(pki.dir, 'empty-token');
+    await writeFile(empty, '\n');
+    const cases: Array<[Parameters<typeof startTestGateway>[0], string, RegExp]> = [
+      [{ pushApi: { tokenFile: join(pki.dir, 'absent') } }, 'push_api.token_file', /no such file/],
+      [{ pushApi: { tokenFile: empty } }, 'push_api.token_file', /is empty/],
+      [
+        { pushApi: { certFile: pki.server.certFile, keyFile: pki.client.keyFile } },
+        'push_api.key_file',
+        /does not match/,
+      ],
+      [{ upstreamTls: { caFile: join(pki.dir, 'absent') } }, 'upstream_tls.ca_file', /no such file/],
+    ];
+    for (const [patch, key, why] of cases) {
+      await assert.rejects(startTestGateway(patch), (e: Error & { key?: string }) => {
+        assert.equal(e.name, 'ConfigError', e.message);
+        assert.equal(e.key, key);
+        assert.match(e.message, why);
+        assert.doesNotMatch(e.message, /\n/);
+        return true;
+      });
+    }
+  });
+});
+
 describe('upstream calls over TLS', { timeout: 60_000 }, () => {
   it('reaches a TLS upstream with upstream_tls.ca_file; without that CA the request fails with 503', async () => {
     const upstream = await startDemoUpstreams({

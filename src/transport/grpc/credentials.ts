@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../../config/load.js';
 import type { PushApiConfig, UpstreamTlsConfig } from '../../config/schema.js';
-import { readConfigFile } from '../../config/tls.js';
+import { readCertAndKey, readConfigFile } from '../../config/tls.js';
 
 const bytes = async (file: string, key: string): Promise<Buffer> =>
   Buffer.from(await readConfigFile(file, key), 'utf8');
@@ -41,14 +41,13 @@ export async function pushServerCredentials(cfg: PushApiConfig): Promise<PushSer
   if (cfg.certFile === '') {
     return { credentials: grpc.ServerCredentials.createInsecure(), tls: false, mtls: false };
   }
-  const [cert, key, ca] = await Promise.all([
-    bytes(cfg.certFile, 'push_api.cert_file'),
-    bytes(cfg.keyFile, 'push_api.key_file'),
+  const [pair, ca] = await Promise.all([
+    readCertAndKey(cfg.certFile, cfg.keyFile, 'push_api.cert_file', 'push_api.key_file'),
     cfg.clientCaFile === '' ? null : bytes(cfg.clientCaFile, 'push_api.client_ca_file'),
   ]);
   const credentials = grpc.ServerCredentials.createSsl(
     ca,
-    [{ cert_chain: cert, private_key: key }],
+    [{ cert_chain: Buffer.from(pair.certPem), private_key: Buffer.from(pair.keyPem) }],
     ca !== null,
   );
   return { credentials, tls: true, mtls: ca !== null };
@@ -67,13 +66,18 @@ export interface ChannelSecurity {
 /** Credentials for every configured upstream channel; null = plaintext. */
 export async function upstreamChannelSecurity(cfg: UpstreamTlsConfig): Promise<ChannelSecurity | null> {
   if (!upstreamTlsEnabled(cfg)) return null;
-  const [ca, cert, key] = await Promise.all([
+  const [ca, pair] = await Promise.all([
     cfg.caFile === '' ? null : bytes(cfg.caFile, 'upstream_tls.ca_file'),
-    cfg.certFile === '' ? null : bytes(cfg.certFile, 'upstream_tls.cert_file'),
-    cfg.keyFile === '' ? null : bytes(cfg.keyFile, 'upstream_tls.key_file'),
+    cfg.certFile === ''
+      ? null
+      : readCertAndKey(cfg.certFile, cfg.keyFile, 'upstream_tls.cert_file', 'upstream_tls.key_file'),
   ]);
   return {
-    credentials: grpc.credentials.createSsl(ca, key, cert),
+    credentials: grpc.credentials.createSsl(
+      ca,
+      pair ? Buffer.from(pair.keyPem) : null,
+      pair ? Buffer.from(pair.certPem) : null,
+    ),
     channelOptions:
       cfg.serverName === ''
         ? {}

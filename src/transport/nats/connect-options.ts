@@ -12,7 +12,7 @@ import {
   type TlsOptions,
 } from 'nats';
 import type { NatsConfig } from '../../config/schema.js';
-import { readConfigFile } from '../../config/tls.js';
+import { readCertAndKey, readConfigFile } from '../../config/tls.js';
 import {
   natsServers,
   redactNatsUrls,
@@ -56,12 +56,13 @@ async function authenticatorOf(cfg: NatsConfig): Promise<Authenticator | undefin
 
 async function tlsOf(cfg: NatsConfig): Promise<TlsOptions | undefined> {
   if (cfg.tlsCaFile === '' && cfg.tlsCertFile === '') return undefined;
-  const [ca, cert, key] = await Promise.all([
+  const [ca, pair] = await Promise.all([
     cfg.tlsCaFile === '' ? undefined : text(cfg.tlsCaFile, 'nats.tls_ca_file'),
-    cfg.tlsCertFile === '' ? undefined : text(cfg.tlsCertFile, 'nats.tls_cert_file'),
-    cfg.tlsKeyFile === '' ? undefined : text(cfg.tlsKeyFile, 'nats.tls_key_file'),
+    cfg.tlsCertFile === ''
+      ? undefined
+      : readCertAndKey(cfg.tlsCertFile, cfg.tlsKeyFile, 'nats.tls_cert_file', 'nats.tls_key_file'),
   ]);
-  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  return { ...(ca ? { ca } : {}), ...(pair ? { cert: pair.certPem, key: pair.keyPem } : {}) };
 }
 
 /** Reads the configured files; throws ConfigError naming the key of an unreadable one. */
