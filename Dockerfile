@@ -3,7 +3,9 @@
 #   runtime  production dependencies + dist/ + proto/ only, runs as the node user
 #
 #   docker build -t gatesvr .
-#   docker run --rm -p 8453:8453/udp -p 8080:8080 -p 8092:8092 -p 9090:9090 gatesvr
+#   docker run --rm -p 8453:8453/udp -p 8080:8080 -p 9090:9090 gatesvr
+# The push API listens on the container's loopback by default; to publish it, guard it:
+#   docker run ... -e GATESVR_GRPC_ADDR=:8092 -e GATESVR_PUSH_API_TOKEN="$(openssl rand -hex 32)" -p 8092:8092 gatesvr
 #
 # The same image runs the demo upstreams: `docker run gatesvr demo-upstreams --host 0.0.0.0`.
 

@@ -10,6 +10,7 @@ import { type Clock, systemClock } from './actors/ports.js';
 import type { SessionActor } from './actors/session-actor.js';
 import { type SessionLifecycle, SessionSystem } from './actors/session-system.js';
 import { type Authenticator, guardAuthenticator, jwtAuthenticator, noAuth } from './auth/authenticator.js';
+import { openPushApi } from './config/exposure.js';
 import { jwtPolicyOf, loadJwtKey } from './config/jwt-keys.js';
 import { closeLogger, createLogger } from './config/logger.js';
 import { type GatewayConfig, type OverloadProtectionConfig, parseAddr } from './config/schema.js';
@@ -22,6 +23,11 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { CloseCode } from './protocol/codes.js';
 import { type Admission, ClientListener, type EdgeLimitsOptions } from './transport/client-listener.js';
 import { type AsyncProcessor, createAsyncProcessor } from './transport/grpc/async-processor.js';
+import {
+  pushServerCredentials,
+  resolvePushToken,
+  upstreamChannelSecurity,
+} from './transport/grpc/credentials.js';
 import { type GatewayServer, startGatewayServer } from './transport/grpc/gateway-server.js';
 import { pushApiFor } from './transport/grpc/push-adapter.js';
 import { createUpstreamPool, type UpstreamPool } from './transport/grpc/upstream-pool.js';
@@ -177,6 +183,27 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
     // Key files are read before anything listens: a bad key stops the start.
     const auth = guardAuthenticator(opts.authenticator ?? (await authenticatorOf(cfg, logger, closers)));
     if (tls.selfSigned) logger.info({ certFile: tls.certFile }, 'using a self-signed certificate');
+    // Every security file is read before anything listens: a bad one stops the start.
+    const [pushToken, pushSecurity, upstreamTls] = await Promise.all([
+      resolvePushToken(cfg.pushApi),
+      pushServerCredentials(cfg.pushApi),
+      upstreamChannelSecurity(cfg.upstreamTls),
+    ]);
+    const open = openPushApi({
+      grpcAddr: cfg.server.grpcAddr,
+      token: pushToken !== '',
+      mtls: pushSecurity.mtls,
+    });
+    if (open !== null) {
+      logger.warn(
+        {
+          alert: 'UNAUTHENTICATED_PUSH_API',
+          grpcAddr: cfg.server.grpcAddr,
+          fix: 'set push_api.token (GATESVR_PUSH_API_TOKEN or push_api.token_file), push_api.client_ca_file, or bind server.grpc_addr to 127.0.0.1',
+        },
+        `SECURITY: ${open}`,
+      );
+    }
 
     // Services without configured addresses run as demo upstreams in this process.
     const services: Record<string, string[]> = {
@@ -193,7 +220,11 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       logger.info({ services: missing, addresses: demo.addresses }, 'demo upstreams running in-process');
     }
 
-    const pool = createUpstreamPool(services, { logger });
+    // Configured upstreams get upstream_tls; the in-process demo stays plaintext on loopback.
+    const pool = createUpstreamPool(services, {
+      logger,
+      channelSecurity: (service) => (missing.includes(service) ? null : upstreamTls),
+    });
     closers.push(() => pool.close());
     const op = cfg.overloadProtection;
     const overload = opts.admission
@@ -292,6 +323,7 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       { host: bindHost(grpcAddr.host), port: grpcAddr.port },
       pushApiFor(cluster ? cluster.pushSink() : system),
       logger,
+      { token: pushToken, credentials: pushSecurity.credentials },
     );
     let grpcClosed: Promise<void> | null = null;
     const closeGrpc = (): Promise<void> => {
@@ -341,6 +373,12 @@ export async function startGateway(cfg: GatewayConfig, opts: GatewayOptions = {}
       {
         quic: `${quicBound.host}:${quicBound.port}`,
         grpc: grpcServer.port,
+        grpcSecurity: {
+          tls: pushSecurity.tls,
+          mtls: pushSecurity.mtls,
+          tokenRequired: pushToken !== '',
+        },
+        upstreamTls: upstreamTls !== null,
         http: http.address.port,
         metrics: metricsServer.address.port,
         eventLog: opts.eventLog ? 'custom' : cluster ? 'jetstream' : 'in-process',

@@ -119,11 +119,21 @@ export async function runPushCommand(args: string[]): Promise<number> {
       content: { type: 'string', default: '' },
       title: { type: 'string', default: '' },
       'msg-type': { type: 'string', default: 'cli' },
+      'ca-file': { type: 'string' },
+      'cert-file': { type: 'string' },
+      'key-file': { type: 'string' },
     },
     strict: true,
   });
   if (!values.openid && !values.session) throw new Error('push: --openid or --session is required');
-  const client = new PushClient(values['grpc-target']);
+  // The token comes from the environment only: a flag would show it in `ps`.
+  const token = process.env['GATESVR_PUSH_API_TOKEN'] || undefined;
+  const pem = (file: string | undefined) => (file ? readFileSync(file) : undefined);
+  const tls =
+    values['ca-file'] || values['cert-file']
+      ? { ca: pem(values['ca-file']), cert: pem(values['cert-file']), key: pem(values['key-file']) }
+      : undefined;
+  const client = new PushClient(values['grpc-target'], { token, tls });
   const res = await client.push({
     targetType: values.session ? 'session' : 'openid',
     targetId: values.session ?? values.openid,

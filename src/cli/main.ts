@@ -22,6 +22,7 @@ const USAGE = `usage:
   gatesvr client --openid ID [--addr 127.0.0.1:8453] [--token JWT] [--ca FILE | --insecure] [--zone N]
                  [--listen SECONDS] [--data TEXT] <action> [key=value ...]
   gatesvr push --openid ID --content TEXT [--grpc-target 127.0.0.1:8092] [--title T] [--msg-type T]
+               [--ca-file PEM] [--cert-file PEM --key-file PEM]   (token: env GATESVR_PUSH_API_TOKEN)
   gatesvr token --openid ID [--ttl 1h] [--aud A] [--iss I] [--secret-file FILE | --key-file PEM [--kid K]]
                 HS256 secret from GATESVR_AUTH_JWT_SECRET unless --secret-file is given (--secret S
                 still works but shows the secret in ps); --key-file signs RS256 (RSA) or ES256 (EC P-256)

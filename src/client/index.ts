@@ -11,4 +11,4 @@ export {
   type Notify,
   type ReconnectInfo,
 } from './gate-client.js';
-export { PushClient } from './push-client.js';
+export { PushClient, type PushClientOptions } from './push-client.js';

@@ -3,6 +3,7 @@
  * BatchPushToClients, BroadcastToClients), for upstream services, tools and tests.
  */
 import * as grpc from '@grpc/grpc-js';
+import { bearerHeader } from '../auth/bearer.js';
 import type {
   BatchUnicastPushRequest,
   BatchUnicastPushResponse,
@@ -13,16 +14,50 @@ import type {
 } from '../protocol/messages.js';
 import { GatewayServiceClient, type UnaryMethod } from '../transport/grpc/service-defs.js';
 
+export interface PushClientOptions {
+  /** Deadline of one call (default 10 s). */
+  timeoutMs?: number;
+  /** grpc-js channel options (e.g. reconnect backoff for a producer that fails over). */
+  channelOptions?: grpc.ChannelOptions;
+  /** The gateway's push_api.token: sent as `authorization: Bearer <token>` on every call. */
+  token?: string;
+  /**
+   * TLS to the gateway (push_api.cert_file set): `ca` = PEM the server certificate must
+   * chain to (omit for the system roots); `cert` + `key` = client certificate for mTLS.
+   * `serverName` checks the certificate for that name instead of the target's host.
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; serverName?: string };
+}
+
+const buf = (v: string | Buffer | undefined): Buffer | null =>
+  v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(v);
+
 export class PushClient {
   private readonly client: GatewayServiceClient;
+  private readonly timeoutMs: number;
+  private readonly authorization: string | null;
 
+  /** `new PushClient(target, timeoutMs?, channelOptions?)` or `new PushClient(target, options)`. */
   constructor(
     target: string,
-    private readonly timeoutMs = 10_000,
-    /** grpc-js channel options (e.g. reconnect backoff for a producer that fails over). */
+    timeoutOrOptions: number | PushClientOptions = {},
     channelOptions: grpc.ChannelOptions = {},
   ) {
-    this.client = new GatewayServiceClient(target, grpc.credentials.createInsecure(), channelOptions);
+    const o: PushClientOptions =
+      typeof timeoutOrOptions === 'number'
+        ? { timeoutMs: timeoutOrOptions, channelOptions }
+        : timeoutOrOptions;
+    this.timeoutMs = o.timeoutMs ?? 10_000;
+    this.authorization = o.token ? bearerHeader(o.token) : null;
+    const tls = o.tls;
+    const credentials = tls
+      ? grpc.credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert))
+      : grpc.credentials.createInsecure();
+    const options: grpc.ChannelOptions = {
+      ...o.channelOptions,
+      ...(tls?.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
+    };
+    this.client = new GatewayServiceClient(target, credentials, options);
   }
 
   push(req: Partial<UnicastPushRequest>): Promise<UnicastPushResponse> {
@@ -45,7 +80,9 @@ export class PushClient {
     return new Promise((resolve, reject) => {
       const options: Partial<grpc.CallOptions> = { deadline: Date.now() + this.timeoutMs };
       const done: grpc.requestCallback<Res> = (err, res) => (err ? reject(err) : resolve(res!));
-      method.call(this.client, req, new grpc.Metadata(), options, done);
+      const metadata = new grpc.Metadata();
+      if (this.authorization !== null) metadata.set('authorization', this.authorization);
+      method.call(this.client, req, metadata, options, done);
     });
   }
 }

@@ -20,6 +20,7 @@ import {
   type ServiceName,
   setProp,
 } from './schema.js';
+import { redactNatsUrl } from './url-credentials.js';
 
 /** A bad configuration. `message` is one line; `key` is the YAML path when known. */
 export class ConfigError extends Error {
@@ -207,7 +208,9 @@ function coerce(spec: FieldSpec, v: unknown): unknown {
         try {
           parseAddr(u, { requireHost: true });
         } catch {
-          throw new ValueError(`${show(u)} is not a NATS URL (use e.g. "nats://127.0.0.1:4222")`);
+          throw new ValueError(
+            `${show(redactNatsUrl(u))} is not a NATS URL (use e.g. "nats://127.0.0.1:4222")`,
+          );
         }
       }
       return splitList(t).join(',');
@@ -355,6 +358,35 @@ export function validateConfig(cfg: GatewayConfig): void {
       `${formatDuration(backup.heartbeat.timeoutMs)} must be longer than backup.heartbeat.interval (${formatDuration(backup.heartbeat.intervalMs)})`,
       '',
     );
+  }
+  validateTransportSecurity(cfg);
+}
+
+/** A certificate and its key come together. */
+function pairRule(a: [string, string], b: [string, string]): void {
+  if (a[1] !== '' && b[1] === '') fail(b[0], `required when ${a[0]} is set`, '');
+  if (b[1] !== '' && a[1] === '') fail(a[0], `required when ${b[0]} is set`, '');
+}
+
+function validateTransportSecurity({ pushApi, upstreamTls, nats }: GatewayConfig): void {
+  if (pushApi.token !== '' && pushApi.tokenFile !== '') {
+    fail('push_api.token_file', 'set either push_api.token or push_api.token_file, not both', '');
+  }
+  pairRule(['push_api.cert_file', pushApi.certFile], ['push_api.key_file', pushApi.keyFile]);
+  if (pushApi.clientCaFile !== '' && pushApi.certFile === '') {
+    fail('push_api.client_ca_file', 'mTLS needs TLS: set push_api.cert_file and push_api.key_file', '');
+  }
+  pairRule(['upstream_tls.cert_file', upstreamTls.certFile], ['upstream_tls.key_file', upstreamTls.keyFile]);
+  pairRule(['nats.tls_cert_file', nats.tlsCertFile], ['nats.tls_key_file', nats.tlsKeyFile]);
+  pairRule(['nats.user', nats.user], ['nats.password', nats.password]);
+  const methods = [
+    ['nats.creds_file', nats.credsFile],
+    ['nats.nkey_seed_file', nats.nkeySeedFile],
+    ['nats.token', nats.token],
+    ['nats.user', nats.user],
+  ].filter(([, v]) => v !== '');
+  if (methods.length > 1) {
+    fail(methods[1]![0]!, `one NATS authentication method at most (also set: ${methods[0]![0]})`, '');
   }
 }
 

@@ -28,6 +28,11 @@ export const REDACT_PATHS: readonly string[] = [
   '*.headers.authorization',
   'config.auth.jwtSecret',
   'config.admin.token',
+  'password',
+  '*.password',
+  'config.pushApi.token',
+  'config.nats.token',
+  'config.nats.password',
 ];
 
 export interface CreateLoggerOptions {

@@ -97,6 +97,17 @@ export interface NatsConfig {
   replyPrefix: string;
   /** A session event store not confirmed within this fails: producers get UNAVAILABLE. */
   storeTimeoutMs: number;
+  /** TLS to NATS: CA bundle (PEM) trusted for the server; any tls_* file turns TLS on. */
+  tlsCaFile: string;
+  /** Client certificate and key (PEM) when NATS verifies clients. */
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  /** One authentication method at most (credentials never only in the URL): */
+  credsFile: string;
+  token: string;
+  nkeySeedFile: string;
+  user: string;
+  password: string;
 }
 
 export interface BackupConfig {
@@ -144,6 +155,32 @@ export interface AsyncConfig {
   taskTimeoutMs: number;
 }
 
+/** Guards the gRPC GatewayService (docs/protocol.md section 5, push API authentication). */
+export interface PushApiConfig {
+  /** Bearer token every GatewayService call must carry; "" = none (see token_file). */
+  token: string;
+  /** File holding the token (read at start, surrounding whitespace trimmed). */
+  tokenFile: string;
+  /** TLS for the push server: both set = TLS, both empty = plaintext. */
+  certFile: string;
+  keyFile: string;
+  /** CA bundle (PEM) of client certificates; set = mTLS, a client certificate is required. */
+  clientCaFile: string;
+}
+
+/** TLS of the gateway's calls to upstream services (every configured address). */
+export interface UpstreamTlsConfig {
+  /** On when true, or when ca_file or cert_file is set. */
+  enabled: boolean;
+  /** CA bundle (PEM) trusted for upstream servers; "" = the system roots. */
+  caFile: string;
+  /** Client certificate and key (PEM) for upstreams that require mTLS. */
+  certFile: string;
+  keyFile: string;
+  /** Name checked against the upstream certificates instead of each target's host ("" = the host). */
+  serverName: string;
+}
+
 export interface GatewayConfig {
   server: ServerConfig;
   upstreamServices: UpstreamServicesConfig;
@@ -155,6 +192,8 @@ export interface GatewayConfig {
   admin: AdminConfig;
   inspector: InspectorConfig;
   async: AsyncConfig;
+  pushApi: PushApiConfig;
+  upstreamTls: UpstreamTlsConfig;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -170,7 +209,7 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
   server: {
     quicAddr: ':8453',
     httpAddr: ':8080',
-    grpcAddr: ':8092',
+    grpcAddr: '127.0.0.1:8092',
     metricsAddr: ':9090',
     certFile: '',
     keyFile: '',
@@ -226,6 +265,14 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
     replicas: 1,
     replyPrefix: '',
     storeTimeoutMs: 5_000,
+    tlsCaFile: '',
+    tlsCertFile: '',
+    tlsKeyFile: '',
+    credsFile: '',
+    token: '',
+    nkeySeedFile: '',
+    user: '',
+    password: '',
   },
   backup: {
     enabled: false,
@@ -238,6 +285,8 @@ export const DEFAULTS: Readonly<GatewayConfig> = deepFreeze({
   admin: { token: '', loopbackOnly: true, allowedHosts: [] },
   inspector: { enabled: false },
   async: { maxWorkers: 0, maxQueueSize: 10_000, taskTimeoutMs: 30_000 },
+  pushApi: { token: '', tokenFile: '', certFile: '', keyFile: '', clientCaFile: '' },
+  upstreamTls: { enabled: false, caFile: '', certFile: '', keyFile: '', serverName: '' },
 } satisfies GatewayConfig);
 
 /** A fresh, mutable deep copy of DEFAULTS. */
@@ -374,7 +423,7 @@ export const FIELDS: readonly FieldSpec[] = [
     'server.grpc_addr',
     ['server', 'grpcAddr'],
     'addr',
-    'gRPC GatewayService listen address (pushes from upstreams).',
+    'gRPC GatewayService listen address (pushes from upstreams); loopback unless set.',
     {
       aliases: ['GATESVR_GRPC_ADDR'],
       flag: 'grpc-addr',
@@ -912,6 +961,65 @@ export const FIELDS: readonly FieldSpec[] = [
       compat: true,
     },
   ),
+  // push API, upstream and NATS transport security (docs/security-services.md)
+  f(
+    'push_api.token',
+    ['pushApi', 'token'],
+    'secret',
+    'Bearer token every GatewayService call must carry; empty = none required.',
+  ),
+  f('push_api.token_file', ['pushApi', 'tokenFile'], 'path', 'File holding push_api.token (read at start).'),
+  f('push_api.cert_file', ['pushApi', 'certFile'], 'path', 'TLS certificate (PEM) of the push server.'),
+  f('push_api.key_file', ['pushApi', 'keyFile'], 'path', 'TLS private key (PEM) of the push server.'),
+  f(
+    'push_api.client_ca_file',
+    ['pushApi', 'clientCaFile'],
+    'path',
+    'CA (PEM) of producer certificates; set = mTLS, a client certificate is required.',
+  ),
+  f(
+    'upstream_tls.enabled',
+    ['upstreamTls', 'enabled'],
+    'bool',
+    'TLS to upstream services (also on when ca_file or cert_file is set).',
+  ),
+  f(
+    'upstream_tls.ca_file',
+    ['upstreamTls', 'caFile'],
+    'path',
+    'CA (PEM) for upstream certificates; empty = system roots.',
+  ),
+  f(
+    'upstream_tls.cert_file',
+    ['upstreamTls', 'certFile'],
+    'path',
+    'Client certificate (PEM) for upstream mTLS.',
+  ),
+  f(
+    'upstream_tls.key_file',
+    ['upstreamTls', 'keyFile'],
+    'path',
+    'Client private key (PEM) for upstream mTLS.',
+  ),
+  f(
+    'upstream_tls.server_name',
+    ['upstreamTls', 'serverName'],
+    'string',
+    'Name checked against upstream certificates instead of the target host.',
+  ),
+  f(
+    'nats.tls_ca_file',
+    ['nats', 'tlsCaFile'],
+    'path',
+    'CA (PEM) for the NATS server certificate; set = TLS.',
+  ),
+  f('nats.tls_cert_file', ['nats', 'tlsCertFile'], 'path', 'Client certificate (PEM) for NATS (TLS).'),
+  f('nats.tls_key_file', ['nats', 'tlsKeyFile'], 'path', 'Client private key (PEM) for NATS (TLS).'),
+  f('nats.creds_file', ['nats', 'credsFile'], 'path', 'NATS credentials file (JWT + nkey seed).'),
+  f('nats.token', ['nats', 'token'], 'secret', 'NATS authentication token.'),
+  f('nats.nkey_seed_file', ['nats', 'nkeySeedFile'], 'path', 'File holding a NATS nkey seed (SU...).'),
+  f('nats.user', ['nats', 'user'], 'string', 'NATS user name (with nats.password).'),
+  f('nats.password', ['nats', 'password'], 'secret', 'NATS password (with nats.user).'),
 ];
 
 export const FIELD_BY_PATH: ReadonlyMap<string, FieldSpec> = new Map(FIELDS.map((s) => [s.path, s]));

@@ -37,6 +37,8 @@ export interface DemoUpstreamsOptions {
   host?: string;
   /** Capacity of `received` (default 1000). */
   receivedCapacity?: number;
+  /** Serve over TLS with this certificate (chain) and key, PEM (default plaintext). */
+  tls?: { certPem: string; keyPem: string };
 }
 
 export interface ReceivedRequest {
@@ -179,6 +181,13 @@ function parseAddr(addr: DemoAddr, host: string): { host: string; port: number }
 
 export async function startDemoUpstreams(opts: DemoUpstreamsOptions = {}): Promise<DemoUpstreams> {
   const host = opts.host ?? '127.0.0.1';
+  const credentials = opts.tls
+    ? grpc.ServerCredentials.createSsl(
+        null,
+        [{ cert_chain: Buffer.from(opts.tls.certPem), private_key: Buffer.from(opts.tls.keyPem) }],
+        false,
+      )
+    : grpc.ServerCredentials.createInsecure();
   const capacity = Math.max(1, opts.receivedCapacity ?? 1000);
   const received: ReceivedRequest[] = [];
   const servers: grpc.Server[] = [];
@@ -209,7 +218,7 @@ export async function startDemoUpstreams(opts: DemoUpstreamsOptions = {}): Promi
       })),
     });
     servers.push(server);
-    const port = await bindServer(server, at.host, at.port);
+    const port = await bindServer(server, at.host, at.port, credentials);
     box.address = joinHostPort(at.host, port);
     addresses[service].push(box.address);
   }

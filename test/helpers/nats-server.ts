@@ -4,7 +4,7 @@
  * system nats-server on 4222.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -60,15 +60,26 @@ async function waitListening(child: ChildProcess, out: () => string): Promise<nu
   throw new Error(`nats-server did not start listening: ${out()}`);
 }
 
-export async function startNatsServer(): Promise<NatsServerHandle> {
+export interface NatsServerOptions {
+  /** Extra nats-server configuration (e.g. `tls { ... }`, `authorization { ... }`), written to a file. */
+  config?: string;
+}
+
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const bin = findNatsServer();
   let port = -1; // random on the first start, the same one on restarts
   const storeDir = mkdtempSync(join(tmpdir(), 'gatesvr-nats-'));
+  const configArgs: string[] = [];
+  if (opts.config !== undefined) {
+    const file = join(storeDir, 'nats.conf');
+    writeFileSync(file, opts.config);
+    configArgs.push('-c', file);
+  }
   let child: ChildProcess;
   let output = '';
   const launch = async () => {
     output = '';
-    child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+    child = spawn(bin, [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => {

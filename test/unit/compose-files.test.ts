@@ -111,6 +111,18 @@ test('every mounted config exists and loads (with the service environment) throu
   assert.equal(primary.nats.url, backup.nats.url, 'one NATS server for the pair');
 });
 
+test('a published push API requires a token from the environment, with no well-known default', () => {
+  for (const g of GATEWAYS) {
+    const { cfg } = gatewayConfig(g);
+    const grpcPort = parseAddr(cfg.server.grpcAddr).port;
+    const published = (services[g]!.ports ?? []).some((p) => p.split('/')[0]!.endsWith(`:${grpcPort}`));
+    assert.ok(published, `${g}: push API published`);
+    const raw = String(envOf(services[g]!).GATESVR_PUSH_API_TOKEN ?? '');
+    assert.match(raw, /^\$\{GATESVR_PUSH_API_TOKEN:\?[^}]+\}$/, `${g}: token required from the environment`);
+    assert.equal(cfg.pushApi.token, REQUIRED_VALUE, `${g}: the token reaches push_api.token`);
+  }
+});
+
 test('environment variable names used in compose are ones the config loader reads', () => {
   const known = new Set(envVarNames().map((e) => e.name));
   for (const [name, svc] of Object.entries(services)) {

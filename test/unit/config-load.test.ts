@@ -390,6 +390,107 @@ describe('validation errors name the key', () => {
   });
 });
 
+describe('push API, upstream and NATS transport security keys', () => {
+  it('the push API listens on loopback unless configured', () => {
+    assert.equal(loadConfig({ argv: [], env: {} }).server.grpcAddr, '127.0.0.1:8092');
+    assert.equal(loadConfig({ argv: [], env: { GATESVR_GRPC_ADDR: ':8092' } }).server.grpcAddr, ':8092');
+  });
+
+  it('loads every key from YAML and the secrets from the environment', () => {
+    const file = yamlFile(
+      [
+        'push_api:',
+        '  token_file: "/run/secrets/push"',
+        '  cert_file: "/tls/push.crt"',
+        '  key_file: "/tls/push.key"',
+        '  client_ca_file: "/tls/producers.pem"',
+        'upstream_tls:',
+        '  ca_file: "/tls/upstreams.pem"',
+        '  cert_file: "/tls/gw.crt"',
+        '  key_file: "/tls/gw.key"',
+        '  server_name: "upstreams.internal"',
+        'nats:',
+        '  url: "tls://nats:4222"',
+        '  tls_ca_file: "/tls/nats-ca.pem"',
+        '  tls_cert_file: "/tls/nats.crt"',
+        '  tls_key_file: "/tls/nats.key"',
+        '  creds_file: "/run/secrets/gate.creds"',
+      ].join('\n'),
+    );
+    const c = loadConfig({ argv: ['--config', file], env: {} });
+    assert.deepEqual(c.pushApi, {
+      token: '',
+      tokenFile: '/run/secrets/push',
+      certFile: '/tls/push.crt',
+      keyFile: '/tls/push.key',
+      clientCaFile: '/tls/producers.pem',
+    });
+    assert.deepEqual(c.upstreamTls, {
+      enabled: false,
+      caFile: '/tls/upstreams.pem',
+      certFile: '/tls/gw.crt',
+      keyFile: '/tls/gw.key',
+      serverName: 'upstreams.internal',
+    });
+    assert.equal(c.nats.tlsCaFile, '/tls/nats-ca.pem');
+    assert.equal(c.nats.credsFile, '/run/secrets/gate.creds');
+
+    const e = loadConfig({
+      argv: [],
+      env: {
+        GATESVR_PUSH_API_TOKEN: 'p-tok',
+        GATESVR_NATS_USER: 'gate',
+        GATESVR_NATS_PASSWORD: 'pw',
+        GATESVR_UPSTREAM_TLS_ENABLED: 'true',
+      },
+    });
+    assert.equal(e.pushApi.token, 'p-tok');
+    assert.equal(e.nats.user, 'gate');
+    assert.equal(e.nats.password, 'pw');
+    assert.equal(e.upstreamTls.enabled, true);
+    assert.equal(loadConfig({ argv: [], env: { GATESVR_NATS_TOKEN: 'n-tok' } }).nats.token, 'n-tok');
+  });
+
+  it('secrets have no flag (a flag shows in ps)', () => {
+    for (const path of ['push_api.token', 'nats.token', 'nats.password']) {
+      const spec = FIELD_BY_PATH.get(path)!;
+      assert.equal(spec.kind, 'secret', path);
+      assert.equal(spec.flag, undefined, path);
+    }
+  });
+
+  it('cross-field rules', () => {
+    assertConfigError(
+      () => configFromObject({ push_api: { token: 't', token_file: '/f' } }),
+      'push_api.token_file',
+      /not both/,
+    );
+    assertConfigError(() => configFromObject({ push_api: { cert_file: '/c' } }), 'push_api.key_file');
+    assertConfigError(() => configFromObject({ push_api: { key_file: '/k' } }), 'push_api.cert_file');
+    assertConfigError(
+      () => configFromObject({ push_api: { client_ca_file: '/ca' } }),
+      'push_api.client_ca_file',
+      /mTLS needs TLS/,
+    );
+    assertConfigError(() => configFromObject({ upstream_tls: { cert_file: '/c' } }), 'upstream_tls.key_file');
+    assertConfigError(() => configFromObject({ nats: { tls_key_file: '/k' } }), 'nats.tls_cert_file');
+    assertConfigError(() => configFromObject({ nats: { user: 'u' } }), 'nats.password');
+    assertConfigError(
+      () => configFromObject({ nats: { token: 't', creds_file: '/c' } }),
+      'nats.token',
+      /one NATS authentication method at most \(also set: nats.creds_file\)/,
+    );
+  });
+
+  it('NATS URL errors never echo credentials', () => {
+    assert.throws(
+      () => configFromObject({ nats: { url: 'nats://gate:hunter2@bad host:4222' } }),
+      (e: unknown) =>
+        e instanceof ConfigError && !e.message.includes('hunter2') && e.message.includes('***@'),
+    );
+  });
+});
+
 describe('shipped files', () => {
   it('config/gatesvr.yaml loads to exactly the defaults and lists every key', () => {
     const file = join(root, 'config/gatesvr.yaml');

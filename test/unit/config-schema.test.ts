@@ -56,7 +56,7 @@ describe('defaults and routes', () => {
     const c = defaultConfig();
     assert.equal(c.server.quicAddr, ':8453');
     assert.equal(c.server.httpAddr, ':8080');
-    assert.equal(c.server.grpcAddr, ':8092');
+    assert.equal(c.server.grpcAddr, '127.0.0.1:8092', 'push API on loopback unless configured');
     assert.equal(c.server.metricsAddr, ':9090');
     assert.equal(c.server.sessionTimeoutMs, 300_000);
     assert.equal(c.server.ackTimeoutMs, 30_000);

@@ -27,7 +27,11 @@ describe('ensureTls', () => {
     assert.ok(cert.checkIP('127.0.0.1'));
     assert.equal(cert.publicKey.asymmetricKeyType, 'ec');
     assert.equal(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
-    assert.ok(cert.verify(cert.publicKey), 'self-signed');
+    const issuer = new X509Certificate(
+      tls.certPem.slice(tls.certPem.indexOf('-----END CERTIFICATE-----') + 25),
+    );
+    assert.ok(cert.checkIssued(issuer) && cert.verify(issuer.publicKey), 'issued by the CA that follows it');
+    assert.equal(issuer.ca, true);
     assert.ok(new Date(cert.validFrom).getTime() <= Date.now());
     assert.ok(new Date(cert.validTo).getTime() > Date.now() + 30 * 86_400_000);
     const key = createPrivateKey(tls.keyPem);
@@ -37,6 +41,17 @@ describe('ensureTls', () => {
       cert.publicKey.export({ format: 'pem', type: 'spki' }),
     );
     for (const f of [tls.certFile, tls.keyFile]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  });
+
+  it('makes the self-signed certificate a leaf for server authentication, not a CA', async () => {
+    const tls = await ensureTls(defaultConfig());
+    dirs.push(dirname(tls.certFile));
+    const cert = new X509Certificate(tls.certPem);
+    // A CA certificate here would let its key (a temp file) sign certificates for any name
+    // that every client pinning it would then trust.
+    assert.equal(cert.ca, false);
+    assert.ok(cert.keyUsage?.includes('1.3.6.1.5.5.7.3.1'), `serverAuth in ${cert.keyUsage}`);
+    assert.match(cert.subjectAltName ?? '', /DNS:localhost/);
   });
 
   it('adds a specific quic_addr host and extra names to the SAN', async () => {

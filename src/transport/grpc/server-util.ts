@@ -9,10 +9,15 @@ export const DEFAULT_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_permit_without_calls': 1,
 };
 
-/** Binds insecurely on host:port (0 = a free port) and resolves the bound port. */
-export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
+/** Binds on host:port (0 = a free port; plaintext unless `credentials`) and resolves the bound port. */
+export function bindServer(
+  server: grpc.Server,
+  host: string,
+  port: number,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(joinHostPort(host, port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(joinHostPort(host, port), credentials, (err, bound) => {
       if (err) reject(err);
       else resolve(bound);
     });

@@ -13,6 +13,7 @@ import type {
   UpstreamRequest,
   UpstreamResponse,
 } from '../../protocol/messages.js';
+import type { ChannelSecurity } from './credentials.js';
 import { type GrpcLogger, silentLogger } from './logger.js';
 import { UpstreamServiceClient, UpstreamServiceDefinition } from './service-defs.js';
 
@@ -24,6 +25,8 @@ export interface UpstreamPoolOptions {
   probeTimeoutMs?: number;
   /** Extra grpc-js channel options, merged over the defaults. */
   channelOptions?: Partial<grpc.ChannelOptions>;
+  /** TLS of a service's channels (null or absent = plaintext, e.g. the in-process demo). */
+  channelSecurity?: (service: string) => ChannelSecurity | null;
 }
 
 export interface EndpointHealth {
@@ -78,18 +81,21 @@ export function createUpstreamPool(
   const intervalMs = opts.healthCheckIntervalMs ?? 5000;
   const probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
   const channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...opts.channelOptions };
-  const credentials = grpc.credentials.createInsecure();
+  const insecure = grpc.credentials.createInsecure();
   const groups = new Map<string, ServiceGroup>();
   const all: Endpoint[] = [];
   let closed = false;
 
   for (const [service, addresses] of Object.entries(services)) {
     const endpoints: Endpoint[] = [];
+    const security = opts.channelSecurity?.(service) ?? null;
+    const credentials = security?.credentials ?? insecure;
+    const options = security ? { ...channelOptions, ...security.channelOptions } : channelOptions;
     for (const address of new Set(addresses)) {
       const ep: Endpoint = {
         service,
         address,
-        client: new UpstreamServiceClient(address, credentials, channelOptions),
+        client: new UpstreamServiceClient(address, credentials, options),
         healthy: true,
         inflight: 0,
         probing: false,

@@ -18,8 +18,15 @@ import {
 } from 'nats';
 import type { SessionLifecycle, SessionSystem } from '../../actors/session-system.js';
 import type { GatewayConfig } from '../../config/schema.js';
+import {
+  hasUrlCredentials,
+  natsServers,
+  redactNatsUrls,
+  redactUrlsIn,
+} from '../../config/url-credentials.js';
 import type { PushSink } from '../grpc/push-adapter.js';
 import type { ClusterLogger, ClusterNode } from './cluster-node.js';
+import { natsConnectError, natsSecurity } from './connect-options.js';
 import { SessionDirectory } from './directory.js';
 import { JetStreamEventLog } from './jetstream-log.js';
 import { LifecyclePublisher } from './lifecycle-publisher.js';
@@ -102,15 +109,29 @@ export class NatsCluster {
   }
 
   static async connect(cfg: GatewayConfig, logger: ClusterLogger): Promise<NatsCluster> {
-    const nc = await connect({
-      servers: cfg.nats.url.split(',').map((s) => s.trim()),
-      name: `gatesvr-${cfg.backup.serverId}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      pingInterval: 5_000,
-      // No stack captured per request (KV, JetStream API): a few µs each, and nothing here reads them.
-      noAsyncTraces: true,
-    });
+    const security = await natsSecurity(cfg.nats);
+    const servers = redactNatsUrls(cfg.nats.url);
+    if (natsServers(cfg.nats.url).some(hasUrlCredentials)) {
+      logger.warn(
+        { servers, fix: 'nats.token, nats.user + nats.password, nats.creds_file or nats.nkey_seed_file' },
+        'NATS credentials in nats.url are visible in ps and wherever the URL is shown; set them apart',
+      );
+    }
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        ...security.options,
+        name: `gatesvr-${cfg.backup.serverId}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        pingInterval: 5_000,
+        // No stack captured per request (KV, JetStream API): a few µs each, and nothing here reads them.
+        noAsyncTraces: true,
+      });
+    } catch (err) {
+      throw natsConnectError(cfg.nats.url, err);
+    }
+    logger.info({ servers, tls: security.tls, auth: security.auth }, 'NATS connected');
     try {
       const jsm = await nc.jetstreamManager();
       const js = nc.jetstream({ timeout: 5_000 });
@@ -213,12 +234,12 @@ export class NatsCluster {
         if (s.type === 'disconnect') {
           this.log.setConnected(false);
           this.node.logger.warn(
-            { server: String(s.data) },
+            { server: redactUrlsIn(String(s.data)) },
             'NATS disconnected; producers get 503 until it is back',
           );
         } else if (s.type === 'reconnect') {
           this.log.setConnected(true);
-          this.node.logger.info({ server: String(s.data) }, 'NATS reconnected');
+          this.node.logger.info({ server: redactUrlsIn(String(s.data)) }, 'NATS reconnected');
         }
       }
     })().catch(() => {});
