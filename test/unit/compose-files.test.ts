@@ -266,3 +266,20 @@ test('no well-known secrets: every credential in compose is a required variable 
 test('NATS is reachable on the compose network only (nothing published to the host)', () => {
   assert.deepEqual(services.nats!.ports ?? [], [], 'nats publishes no port');
 });
+
+test('NATS requires a token that compose makes required, and the gateways send the same one', () => {
+  const nats = services.nats!;
+  const args = nats.command ?? [];
+  const conf = args[args.indexOf('-c') + 1];
+  assert.ok(args.includes('-c') && conf, 'nats runs with a config file');
+  const mount = (nats.volumes ?? []).map((v) => v.split(':')).find((parts) => parts[1] === conf);
+  assert.ok(mount, `${conf} is mounted`);
+  const text = read(mount[0]!.replace(/^\.\//, ''));
+  assert.match(text, /authorization\s*\{[^}]*token:\s*\$NATS_TOKEN/, 'token auth from the environment');
+  const natsEnv = String(envOf(nats).NATS_TOKEN ?? '');
+  assert.match(natsEnv, /^\$\{GATESVR_NATS_TOKEN:\?[^}]+\}$/);
+  for (const g of GATEWAYS) {
+    assert.match(String(envOf(services[g]!).GATESVR_NATS_TOKEN ?? ''), /^\$\{GATESVR_NATS_TOKEN:\?[^}]+\}$/);
+    assert.equal(gatewayConfig(g).cfg.nats.token, REQUIRED_VALUE, `${g}: nats.token from GATESVR_NATS_TOKEN`);
+  }
+});
