@@ -30,7 +30,14 @@ const OUTPUTS = ['proto.js', 'proto.d.ts'];
 const STAMP = '.stamp';
 
 const require = createRequire(import.meta.url);
-const cliPkg = require.resolve('protobufjs-cli/package.json');
+function resolveCli() {
+  try {
+    return require.resolve('protobufjs-cli/package.json');
+  } catch (cause) {
+    throw new Error('generate: protobufjs-cli is not installed (a dev dependency): run `npm ci`', { cause });
+  }
+}
+const cliPkg = resolveCli();
 const pbjs = join(cliPkg, '..', 'bin', 'pbjs');
 
 const protos = readdirSync(protoDir)
