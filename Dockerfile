@@ -1,6 +1,6 @@
 # GateSvr container image (seed section 6.2), multi-stage:
 #   build    installs every dependency and compiles TypeScript to dist/
-#   runtime  production dependencies + dist/ + proto/ only, runs as the node user
+#   runtime  production dependencies + dist/ only, runs as the node user
 #
 #   docker build -t gatesvr .
 #   docker run --rm -p 8453:8453/udp -p 8080:8080 -p 9090:9090 gatesvr
@@ -14,6 +14,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# `npm run build` first generates src/gen/ from proto/ (scripts/generate.mjs, protobufjs-cli).
+COPY scripts/generate.mjs ./scripts/
 COPY proto ./proto
 COPY src ./src
 RUN npm run build
@@ -24,7 +26,6 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY proto ./proto
 COPY config ./config
 USER node
 # QUIC (UDP), HTTP (health, stats, admin, operator page), gRPC (producer pushes), Prometheus

@@ -25,6 +25,13 @@ const suites = [
   { name: 'integration', files: list('test/integration'), concurrency: 2 },
 ];
 
+// The protobuf code in src/gen/ is generated, not committed (a no-op when up to date).
+const gen = spawnSync(process.execPath, [join(root, 'scripts/generate.mjs')], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (gen.status !== 0) process.exit(1);
+
 let failed = false;
 for (const suite of suites) {
   let files = suite.files;

@@ -1,182 +1,67 @@
 /**
- * Protobuf messages of docs/protocol.md sections 2 and 5, loaded by reflection from
- * proto/*.proto (protobufjs generates the encoders at load time; ~0.6 µs per
- * encode+decode of a ClientRequest here, so static code brings nothing).
- * uint64 fields decode as JS numbers: seqs stay far below 2^53.
+ * Protobuf messages of docs/protocol.md sections 2 and 5: a thin layer over the code that
+ * protobufjs-cli generates from proto/*.proto into src/gen/ (`npm run generate`). The types are
+ * the generated ones, with enum fields widened to number (src/protocol/codes.ts holds the
+ * contract's names) and the runtime's bookkeeping ($unknowns) left out.
+ * Static code was chosen over ts-proto and protobuf-es for speed (docs/benchmarks.md, codec).
+ * uint64 fields decode as JS numbers (set up inside the generated module): seqs stay far below 2^53.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import { gatesvr } from '../gen/proto.js';
 
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
+const pb = gatesvr.v1;
 
-function protoDir(): string {
-  // Works from src/protocol (tsx) and dist/src/protocol (compiled).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'proto');
-    if (existsSync(join(candidate, 'message.proto'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('proto/ directory not found');
-}
+/** Message names of package gatesvr.v1 (the generated classes). */
+export type MessageName = {
+  [K in keyof typeof pb]: (typeof pb)[K] extends { decode(r: Uint8Array): unknown; encode(m: never): unknown }
+    ? K
+    : never;
+}[keyof typeof pb];
 
-export const PROTO_DIR = protoDir();
-export const root = protobuf.loadSync([join(PROTO_DIR, 'message.proto'), join(PROTO_DIR, 'upstream.proto')]);
+type NoBookkeeping<K> = K extends `$${string}` ? never : K;
+/**
+ * A decoded value: enums as numbers, and nested messages complete (the generated types call them
+ * "properties", all optional, but decode builds instances whose defaults are filled in).
+ */
+type Decoded<T> = T extends Uint8Array
+  ? T
+  : T extends number
+    ? number
+    : T extends readonly (infer E)[]
+      ? Decoded<E>[]
+      : T extends object
+        ? string extends keyof T
+          ? T // a map
+          : { [K in keyof T as NoBookkeeping<K>]-?: Decoded<NonNullable<T[K]>> }
+        : T;
+/** The decoded shape of message `N`: the generated class's fields, minus the runtime's `$unknowns`. */
+export type Message<N extends MessageName> = {
+  [K in keyof InstanceType<(typeof pb)[N]> as NoBookkeeping<K>]: Decoded<InstanceType<(typeof pb)[N]>[K]>;
+};
 
-type StrMap = Record<string, string>;
-
-export interface ClientRequest {
-  msgId: number;
-  seqId: number;
-  type: number;
-  payload: Uint8Array;
-  headers: StrMap;
-  openid: string;
-}
-export interface ServerPush {
-  msgId: number;
-  seqId: number;
-  type: number;
-  payload: Uint8Array;
-  headers: StrMap;
-}
-export interface StartRequest {
-  openid: string;
-  authToken: string;
-  lastAckedSeqId: number;
-}
-export interface ErrorMessage {
-  errorCode: number;
-  errorMessage: string;
-  detail: string;
-}
-export interface StartResponse {
-  success: boolean;
-  error?: ErrorMessage | null;
-  heartbeatInterval: number;
-  connectionId: string;
-  sessionId: string;
-  resumed: boolean;
-  lastClientSeq: number;
-  zone: number;
-}
-export interface StopRequest {
-  reason: number;
-}
-export interface HeartbeatRequest {
-  clientTimestamp: number;
-}
-export interface HeartbeatResponse {
-  clientTimestamp: number;
-  serverTimestamp: number;
-}
-export interface BusinessRequest {
-  action: string;
-  params: StrMap;
-  data: Uint8Array;
-}
-export interface BusinessResponse {
-  code: number;
-  message: string;
-  data: Uint8Array;
-}
-export interface ClientAck {
-  ackedSeqId: number;
-}
-export interface NotifyMessage {
-  msgType: string;
-  title: string;
-  content: string;
-  data: Uint8Array;
-  metadata: StrMap;
-  broadcast: boolean;
-}
-export interface UpstreamRequest {
-  sessionId: string;
-  openid: string;
-  action: string;
-  params: StrMap;
-  data: Uint8Array;
-  headers: StrMap;
-  clientSeqId: number;
-}
-export interface UpstreamResponse {
-  code: number;
-  message: string;
-  data: Uint8Array;
-  headers: StrMap;
-  clientSeqId: number;
-}
-export interface StatusRequest {
-  serviceName: string;
-}
-export interface StatusResponse {
-  status: string;
-  uptime: number;
-  activeConnections: number;
-  metadata: StrMap;
-}
-export interface UnicastPushRequest {
-  targetType: string;
-  targetId: string;
-  msgType: string;
-  title: string;
-  content: string;
-  data: Uint8Array;
-  metadata: StrMap;
-  syncHint: number;
-  bindClientSeqId: number;
-  /** v1.1: producer's push id (<= 128 bytes; '' = no de-duplication). */
-  pushId?: string;
-}
-export interface UnicastPushResponse {
-  success: boolean;
-  message: string;
-  errorCode: string;
-}
-export interface UnicastTarget {
-  targetType: string;
-  targetId: string;
-}
-export interface BatchUnicastPushRequest {
-  targets: UnicastTarget[];
-  msgType: string;
-  title: string;
-  content: string;
-  data: Uint8Array;
-  metadata: StrMap;
-  /** v1.1: producer's push id, de-duplicated per target. */
-  pushId?: string;
-}
-export interface UnicastResult {
-  targetType: string;
-  targetId: string;
-  success: boolean;
-  errorMessage: string;
-}
-export interface BatchUnicastPushResponse {
-  successCount: number;
-  totalCount: number;
-  results: UnicastResult[];
-}
-export interface BroadcastRequest {
-  msgType: string;
-  title: string;
-  content: string;
-  data: Uint8Array;
-  metadata: StrMap;
-  zone: number;
-  /** v1.1: producer's push id, de-duplicated per session. */
-  pushId?: string;
-}
-export interface BroadcastResponse {
-  success: boolean;
-  message: string;
-  deliveredCount: number;
-}
+export type ClientRequest = Message<'ClientRequest'>;
+export type ServerPush = Message<'ServerPush'>;
+export type StartRequest = Message<'StartRequest'>;
+export type ErrorMessage = Message<'ErrorMessage'>;
+export type StartResponse = Message<'StartResponse'>;
+export type StopRequest = Message<'StopRequest'>;
+export type HeartbeatRequest = Message<'HeartbeatRequest'>;
+export type HeartbeatResponse = Message<'HeartbeatResponse'>;
+export type BusinessRequest = Message<'BusinessRequest'>;
+export type BusinessResponse = Message<'BusinessResponse'>;
+export type ClientAck = Message<'ClientAck'>;
+export type NotifyMessage = Message<'NotifyMessage'>;
+export type UpstreamRequest = Message<'UpstreamRequest'>;
+export type UpstreamResponse = Message<'UpstreamResponse'>;
+export type StatusRequest = Message<'StatusRequest'>;
+export type StatusResponse = Message<'StatusResponse'>;
+export type UnicastPushRequest = Message<'UnicastPushRequest'>;
+export type UnicastPushResponse = Message<'UnicastPushResponse'>;
+export type UnicastTarget = Message<'UnicastTarget'>;
+export type BatchUnicastPushRequest = Message<'BatchUnicastPushRequest'>;
+export type UnicastResult = Message<'UnicastResult'>;
+export type BatchUnicastPushResponse = Message<'BatchUnicastPushResponse'>;
+export type BroadcastRequest = Message<'BroadcastRequest'>;
+export type BroadcastResponse = Message<'BroadcastResponse'>;
 
 /** Encoder/decoder pair for one message type. */
 export interface Codec<T> {
@@ -186,34 +71,47 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
-function codec<T>(name: string): Codec<T> {
-  const type = root.lookupType(`gatesvr.v1.${name}`);
-  return {
-    name,
-    encode: (message) => type.encode(message as Record<string, unknown>).finish(),
-    decode: (bytes) => type.decode(bytes) as unknown as T,
-  };
+interface Generated {
+  encode(message: never): { finish(): Uint8Array };
+  decode(bytes: Uint8Array): unknown;
 }
 
-export const ClientRequest = codec<ClientRequest>('ClientRequest');
-export const ServerPush = codec<ServerPush>('ServerPush');
-export const StartRequest = codec<StartRequest>('StartRequest');
-export const StartResponse = codec<StartResponse>('StartResponse');
-export const StopRequest = codec<StopRequest>('StopRequest');
-export const HeartbeatRequest = codec<HeartbeatRequest>('HeartbeatRequest');
-export const HeartbeatResponse = codec<HeartbeatResponse>('HeartbeatResponse');
-export const BusinessRequest = codec<BusinessRequest>('BusinessRequest');
-export const BusinessResponse = codec<BusinessResponse>('BusinessResponse');
-export const ErrorMessage = codec<ErrorMessage>('ErrorMessage');
-export const ClientAck = codec<ClientAck>('ClientAck');
-export const NotifyMessage = codec<NotifyMessage>('NotifyMessage');
-export const UpstreamRequest = codec<UpstreamRequest>('UpstreamRequest');
-export const UpstreamResponse = codec<UpstreamResponse>('UpstreamResponse');
-export const StatusRequest = codec<StatusRequest>('StatusRequest');
-export const StatusResponse = codec<StatusResponse>('StatusResponse');
-export const UnicastPushRequest = codec<UnicastPushRequest>('UnicastPushRequest');
-export const UnicastPushResponse = codec<UnicastPushResponse>('UnicastPushResponse');
-export const BatchUnicastPushRequest = codec<BatchUnicastPushRequest>('BatchUnicastPushRequest');
-export const BatchUnicastPushResponse = codec<BatchUnicastPushResponse>('BatchUnicastPushResponse');
-export const BroadcastRequest = codec<BroadcastRequest>('BroadcastRequest');
-export const BroadcastResponse = codec<BroadcastResponse>('BroadcastResponse');
+const codecs = new Map<string, Codec<unknown>>();
+
+/** The codec of message `name` (as a service descriptor names it: `UpstreamRequest`). */
+export function codecOf<N extends MessageName>(name: N): Codec<Message<N>> {
+  let c = codecs.get(name);
+  if (!c) {
+    const type = pb[name] as unknown as Generated;
+    const encode = type.encode as (m: unknown) => { finish(): Uint8Array };
+    c = { name, encode: (m) => encode(m).finish(), decode: (b) => type.decode(b) };
+    codecs.set(name, c);
+  }
+  return c as Codec<Message<N>>;
+}
+
+export const ClientRequest = codecOf('ClientRequest');
+export const ServerPush = codecOf('ServerPush');
+export const StartRequest = codecOf('StartRequest');
+export const StartResponse = codecOf('StartResponse');
+export const StopRequest = codecOf('StopRequest');
+export const HeartbeatRequest = codecOf('HeartbeatRequest');
+export const HeartbeatResponse = codecOf('HeartbeatResponse');
+export const BusinessRequest = codecOf('BusinessRequest');
+export const BusinessResponse = codecOf('BusinessResponse');
+export const ErrorMessage = codecOf('ErrorMessage');
+export const ClientAck = codecOf('ClientAck');
+export const NotifyMessage = codecOf('NotifyMessage');
+export const UpstreamRequest = codecOf('UpstreamRequest');
+export const UpstreamResponse = codecOf('UpstreamResponse');
+export const StatusRequest = codecOf('StatusRequest');
+export const StatusResponse = codecOf('StatusResponse');
+export const UnicastPushRequest = codecOf('UnicastPushRequest');
+export const UnicastPushResponse = codecOf('UnicastPushResponse');
+export const BatchUnicastPushRequest = codecOf('BatchUnicastPushRequest');
+export const BatchUnicastPushResponse = codecOf('BatchUnicastPushResponse');
+export const BroadcastRequest = codecOf('BroadcastRequest');
+export const BroadcastResponse = codecOf('BroadcastResponse');
+
+/** The generated services of package gatesvr.v1 (method descriptors on their prototypes). */
+export const services = { UpstreamService: pb.UpstreamService, GatewayService: pb.GatewayService };

@@ -1,25 +1,11 @@
 /**
- * grpc-js service definitions for docs/protocol.md section 5, built on the reflection codecs
- * of src/protocol/messages.ts (no proto-loader). Method keys are the proto method names;
- * `originalName` is the camelCase alias grpc-js also exposes on generated clients.
+ * grpc-js service definitions for docs/protocol.md section 5, derived from the method descriptors
+ * that protobufjs-cli generates into src/gen/ (path, request and response type per method; no
+ * proto-loader). Method keys are the proto method names; `originalName` is the camelCase alias
+ * grpc-js also exposes on generated clients.
  */
 import * as grpc from '@grpc/grpc-js';
-import {
-  BatchUnicastPushRequest,
-  BatchUnicastPushResponse,
-  BroadcastRequest,
-  BroadcastResponse,
-  type Codec,
-  StatusRequest,
-  StatusResponse,
-  UnicastPushRequest,
-  UnicastPushResponse,
-  UpstreamRequest,
-  UpstreamResponse,
-} from '../../protocol/messages.js';
-
-export const UPSTREAM_SERVICE_NAME = 'gatesvr.v1.UpstreamService';
-export const GATEWAY_SERVICE_NAME = 'gatesvr.v1.GatewayService';
+import { type Codec, codecOf, type Message, type MessageName, services } from '../../protocol/messages.js';
 
 /** protobufjs already returns a Buffer under Node; wrap (no copy) anything else. */
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -36,39 +22,72 @@ export function deserializerOf<T>(codec: Codec<T>): (bytes: Buffer) => T {
   return (bytes) => codec.decode(bytes);
 }
 
-function unary<Req, Res>(
-  service: string,
-  method: string,
-  req: Codec<Req>,
-  res: Codec<Res>,
-): grpc.MethodDefinition<Req, Res> {
-  return {
-    path: `/${service}/${method}`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: serializerOf(req) as (value: Req) => Buffer,
-    requestDeserialize: deserializerOf(req),
-    responseSerialize: serializerOf(res) as (value: Res) => Buffer,
-    responseDeserialize: deserializerOf(res),
-    originalName: method.charAt(0).toLowerCase() + method.slice(1),
-  };
+/** What the generated code attaches to each service method (its rpc line in the .proto). */
+interface MethodDescriptor {
+  readonly name: string;
+  readonly path: string;
+  readonly requestType: string;
+  readonly responseType: string;
+  readonly requestStream?: boolean;
+  readonly responseStream?: boolean;
 }
 
-export const UpstreamServiceDefinition = {
-  ProcessRequest: unary(UPSTREAM_SERVICE_NAME, 'ProcessRequest', UpstreamRequest, UpstreamResponse),
-  GetStatus: unary(UPSTREAM_SERVICE_NAME, 'GetStatus', StatusRequest, StatusResponse),
-} satisfies grpc.ServiceDefinition;
+type Descriptors<S> = { [K in keyof S as S[K] extends MethodDescriptor ? K : never]: S[K] };
+type MessageOf<T> = T extends MessageName ? Message<T> : never;
+/** The grpc-js definition of generated service S: one unary method per rpc, keyed by proto name. */
+type DefinitionOf<S> = {
+  [K in keyof Descriptors<S> as Descriptors<S>[K] extends { readonly name: infer N extends string }
+    ? N
+    : never]: Descriptors<S>[K] extends { readonly requestType: infer Q; readonly responseType: infer R }
+    ? grpc.MethodDefinition<MessageOf<Q>, MessageOf<R>>
+    : never;
+};
 
-export const GatewayServiceDefinition = {
-  PushToClient: unary(GATEWAY_SERVICE_NAME, 'PushToClient', UnicastPushRequest, UnicastPushResponse),
-  BatchPushToClients: unary(
-    GATEWAY_SERVICE_NAME,
-    'BatchPushToClients',
-    BatchUnicastPushRequest,
-    BatchUnicastPushResponse,
-  ),
-  BroadcastToClients: unary(GATEWAY_SERVICE_NAME, 'BroadcastToClients', BroadcastRequest, BroadcastResponse),
-} satisfies grpc.ServiceDefinition;
+/** Package-relative message name (descriptors carry the name as written in the .proto). */
+function messageName(type: string): MessageName {
+  return type.slice(type.lastIndexOf('.') + 1) as MessageName;
+}
+
+function definitionOf<S extends object>(service: { prototype: S }): DefinitionOf<S> {
+  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+  const proto = service.prototype as Record<string, unknown>;
+  for (const key of Object.getOwnPropertyNames(proto)) {
+    const m = proto[key];
+    if (typeof m !== 'function' || typeof (m as Partial<MethodDescriptor>).path !== 'string') continue;
+    const d = m as unknown as MethodDescriptor; // not the constructor: a method with its descriptor
+    if (d.requestStream || d.responseStream) throw new Error(`${d.path}: streaming is not supported`);
+    const req = codecOf(messageName(d.requestType)) as Codec<object>;
+    const res = codecOf(messageName(d.responseType)) as Codec<object>;
+    def[d.name] = {
+      path: d.path,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: serializerOf(req),
+      requestDeserialize: deserializerOf(req),
+      responseSerialize: serializerOf(res),
+      responseDeserialize: deserializerOf(res),
+      originalName: key,
+    };
+  }
+  return def as unknown as DefinitionOf<S>;
+}
+
+/** `gatesvr.v1.UpstreamService`: the service part of a method path. */
+function serviceNameOf(def: grpc.ServiceDefinition): string {
+  const first = Object.values(def)[0];
+  if (!first) throw new Error('generated service has no methods');
+  return first.path.split('/')[1]!;
+}
+
+export const UpstreamServiceDefinition = definitionOf(
+  services.UpstreamService,
+) satisfies grpc.ServiceDefinition;
+export const GatewayServiceDefinition = definitionOf(
+  services.GatewayService,
+) satisfies grpc.ServiceDefinition;
+
+export const UPSTREAM_SERVICE_NAME = serviceNameOf(UpstreamServiceDefinition);
+export const GATEWAY_SERVICE_NAME = serviceNameOf(GatewayServiceDefinition);
 
 /** Callback-style unary method of a generic client (grpc-js argument forms). */
 export interface UnaryMethod<Req, Res> {
@@ -87,21 +106,19 @@ export interface UnaryMethod<Req, Res> {
   ): grpc.ClientUnaryCall;
 }
 
-export interface UpstreamServiceClient extends grpc.Client {
-  ProcessRequest: UnaryMethod<UpstreamRequest, UpstreamResponse>;
-  processRequest: UnaryMethod<UpstreamRequest, UpstreamResponse>;
-  GetStatus: UnaryMethod<StatusRequest, StatusResponse>;
-  getStatus: UnaryMethod<StatusRequest, StatusResponse>;
-}
+/** A generic client of generated service S: each rpc under its proto name and camelCase alias. */
+type ClientOf<S> = grpc.Client & {
+  [K in keyof Descriptors<S> as
+    | K
+    | (Descriptors<S>[K] extends { readonly name: infer N extends string }
+        ? N
+        : never)]: Descriptors<S>[K] extends { readonly requestType: infer Q; readonly responseType: infer R }
+    ? UnaryMethod<MessageOf<Q>, MessageOf<R>>
+    : never;
+};
 
-export interface GatewayServiceClient extends grpc.Client {
-  PushToClient: UnaryMethod<UnicastPushRequest, UnicastPushResponse>;
-  pushToClient: UnaryMethod<UnicastPushRequest, UnicastPushResponse>;
-  BatchPushToClients: UnaryMethod<BatchUnicastPushRequest, BatchUnicastPushResponse>;
-  batchPushToClients: UnaryMethod<BatchUnicastPushRequest, BatchUnicastPushResponse>;
-  BroadcastToClients: UnaryMethod<BroadcastRequest, BroadcastResponse>;
-  broadcastToClients: UnaryMethod<BroadcastRequest, BroadcastResponse>;
-}
+export type UpstreamServiceClient = ClientOf<InstanceType<typeof services.UpstreamService>>;
+export type GatewayServiceClient = ClientOf<InstanceType<typeof services.GatewayService>>;
 
 type ClientCtor<C> = new (
   address: string,
@@ -111,12 +128,12 @@ type ClientCtor<C> = new (
 
 export const UpstreamServiceClient = grpc.makeGenericClientConstructor(
   UpstreamServiceDefinition,
-  'UpstreamService',
+  services.UpstreamService.name,
 ) as unknown as ClientCtor<UpstreamServiceClient>;
 
 export const GatewayServiceClient = grpc.makeGenericClientConstructor(
   GatewayServiceDefinition,
-  'GatewayService',
+  services.GatewayService.name,
 ) as unknown as ClientCtor<GatewayServiceClient>;
 
 /** `host:port`, bracketing IPv6 literals. */
