@@ -507,10 +507,14 @@ describe('shipped files', () => {
     assert.deepEqual(leaves.sort(), FIELDS.map((s) => s.path).sort());
   });
 
-  it('config/example-cluster.yaml loads (jwt, nats, backup primary)', () => {
-    const c = loadConfig({ argv: ['--config', join(root, 'config/example-cluster.yaml')], env: {} });
+  it('config/example-cluster.yaml loads (jwt, nats, backup primary) with its secret from the environment', () => {
+    const file = join(root, 'config/example-cluster.yaml');
+    // The example ships no secret: without the variable it refuses to start.
+    assert.throws(() => loadConfig({ argv: ['--config', file], env: {} }), /jwt_secret/);
+    const env = { GATESVR_AUTH_JWT_SECRET: 'x'.repeat(32) };
+    const c = loadConfig({ argv: ['--config', file], env });
     assert.equal(c.auth.mode, 'jwt');
-    assert.ok(c.auth.jwtSecret.length > 0);
+    assert.equal(c.auth.jwtSecret, 'x'.repeat(32));
     assert.equal(c.nats.url, 'nats://127.0.0.1:4222');
     assert.equal(c.backup.enabled, true);
     assert.equal(c.backup.mode, 'primary');
@@ -524,7 +528,7 @@ describe('shipped files', () => {
         '--server-id',
         'gate-002',
       ],
-      env: {},
+      env,
     });
     assert.equal(b.backup.mode, 'backup');
     assert.equal(b.backup.serverId, 'gate-002');
