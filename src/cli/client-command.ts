@@ -6,7 +6,6 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { hs256SecretProblem } from '../auth/key-rules.js';
 import { GateClient } from '../client/gate-client.js';
@@ -14,6 +13,8 @@ import { PushClient } from '../client/push-client.js';
 import { parseDuration } from '../config/duration.js';
 import { parseAddr } from '../config/schema.js';
 import { GateError } from '../protocol/codes.js';
+import { CLIENT_COMMAND, PUSH_COMMAND, PUSH_TOKEN_ENV, TOKEN_COMMAND, TOKEN_SECRET_ENV } from './commands.js';
+import { parseCommand } from './options.js';
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 const print = (obj: object): void => {
@@ -31,22 +32,7 @@ function keyValues(items: string[]): Record<string, string> {
 }
 
 export async function runClientCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      addr: { type: 'string', default: '127.0.0.1:8453' },
-      openid: { type: 'string' },
-      token: { type: 'string', default: '' },
-      ca: { type: 'string' },
-      insecure: { type: 'boolean', default: false },
-      zone: { type: 'string', default: '1' },
-      data: { type: 'string', default: '' },
-      listen: { type: 'string', default: '0' },
-      'no-login': { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseCommand(CLIENT_COMMAND, args);
   if (!values.openid) throw new Error('client: --openid is required');
   if (!values.ca && !values.insecure) {
     throw new Error(
@@ -110,24 +96,10 @@ export async function runClientCommand(args: string[]): Promise<number> {
 }
 
 export async function runPushCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'grpc-target': { type: 'string', default: '127.0.0.1:8092' },
-      openid: { type: 'string' },
-      session: { type: 'string' },
-      content: { type: 'string', default: '' },
-      title: { type: 'string', default: '' },
-      'msg-type': { type: 'string', default: 'cli' },
-      'ca-file': { type: 'string' },
-      'cert-file': { type: 'string' },
-      'key-file': { type: 'string' },
-    },
-    strict: true,
-  });
+  const { values } = parseCommand(PUSH_COMMAND, args);
   if (!values.openid && !values.session) throw new Error('push: --openid or --session is required');
   // The token comes from the environment only: a flag would show it in `ps`.
-  const token = process.env['GATESVR_PUSH_API_TOKEN'] || undefined;
+  const token = process.env[PUSH_TOKEN_ENV] || undefined;
   const pem = (file: string | undefined) => (file ? readFileSync(file) : undefined);
   const tls =
     values['ca-file'] || values['cert-file']
@@ -145,9 +117,6 @@ export async function runPushCommand(args: string[]): Promise<number> {
   print({ event: 'pushed', success: res.success, message: res.message, errorCode: res.errorCode });
   return res.success ? 0 : 1;
 }
-
-/** Environment variable of the HS256 secret: the same one the gateway reads (auth.jwt_secret). */
-export const TOKEN_SECRET_ENV = 'GATESVR_AUTH_JWT_SECRET';
 
 /** One trailing newline is not part of a secret file's secret (`openssl rand -base64 48 > f`). */
 const withoutNewline = (t: string): string => t.replace(/\r?\n$/, '');
@@ -182,20 +151,7 @@ function signingKey(values: { secret?: string; 'secret-file'?: string; 'key-file
 }
 
 export async function runTokenCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      secret: { type: 'string' },
-      'secret-file': { type: 'string' },
-      'key-file': { type: 'string' },
-      kid: { type: 'string' },
-      openid: { type: 'string' },
-      aud: { type: 'string' },
-      iss: { type: 'string' },
-      ttl: { type: 'string', default: '1h' },
-    },
-    strict: true,
-  });
+  const { values } = parseCommand(TOKEN_COMMAND, args);
   if (!values.openid) throw new Error('token: --openid is required');
   const { alg, key } = signingKey(values);
   const ttlSec = Math.ceil(parseDuration(values.ttl) / 1000);

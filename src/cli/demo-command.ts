@@ -1,18 +1,10 @@
 /** `gatesvr demo-upstreams`: the hello, business and zone demo services on their own. */
-import { parseArgs } from 'node:util';
 import { startDemoUpstreams } from '../demo/upstreams.js';
+import { DEMO_COMMAND } from './commands.js';
+import { parseCommand } from './options.js';
 
 export async function runDemoUpstreams(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      hello: { type: 'string', default: '8081' },
-      business: { type: 'string', default: '8082' },
-      zone: { type: 'string', default: '8083' },
-    },
-    strict: true,
-  });
+  const { values } = parseCommand(DEMO_COMMAND, args);
   const port = (name: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 65535)
