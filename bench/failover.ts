@@ -81,6 +81,23 @@ function loadAverage1m(): number {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
+/** Overload protection with only the global half-open bound in effect (the rest unlimited). */
+function edgeOnly(maxHandshakes: number) {
+  const many = 1e9;
+  return {
+    enabled: true,
+    maxConnections: 100_000,
+    maxConnectionsPerIp: 0,
+    maxHandshakesPerIp: 0,
+    maxHandshakes,
+    maxQps: many,
+    maxSessionQps: many,
+    maxUpstreamConcurrent: 100_000,
+    maxUpstreamQueue: 1_000_000,
+    reservedStartedPercent: 0,
+  };
+}
+
 export const usage = [
   'kill -9 of the primary under N SDK sessions; time until all resumed on the backup',
   '  --sessions N            sessions (default 10000)',
@@ -89,6 +106,8 @@ export const usage = [
   '  --max-ms MS             SDK reconnectMaxMs (default 5000)',
   '  --connect-timeout-ms MS SDK connectTimeoutMs (default 5000)',
   '  --idle-ms MS            SDK idleTimeoutMs (default 3000)',
+  '  --max-handshakes N      gateways admit at most N handshakes in progress (edge limits on; default 0 = off)',
+  '  --retry-above-rate R    stateless Retry above R new connections/s (default: never)',
 ].join('\n');
 
 export async function run(opts: RunOptions = {}): Promise<void> {
@@ -97,6 +116,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
     return v === undefined || v === '' ? d : Number(v);
   };
   const n = arg('sessions', 10_000);
+  const edge = arg('max-handshakes', 0);
   const nChildren = Math.max(1, Math.min(arg('clients', 4), n));
   const client = {
     reconnectMinMs: arg('min-ms', 100),
@@ -120,8 +140,15 @@ export async function run(opts: RunOptions = {}): Promise<void> {
         role: 'gateway',
         upstreams: ups.ready.addresses,
         patch: benchPatch({
-          // benchPatch: overload protection off, max_connections 100,000 (default 1,000).
-          server: { resumeWindowMs: 300_000, idleTimeoutMs: 120_000, heartbeatIntervalMs: 600_000 },
+          // benchPatch: overload protection off, max_connections 100,000 (default 1,000); with
+          // --max-handshakes only the global half-open bound is on (every client shares 127.0.0.1).
+          server: {
+            resumeWindowMs: 300_000,
+            idleTimeoutMs: 120_000,
+            heartbeatIntervalMs: 600_000,
+            retryAboveRate: arg('retry-above-rate', 1e9),
+          },
+          ...(edge > 0 ? { overloadProtection: edgeOnly(edge) } : {}),
           nats: { url: nats.url },
           backup: { enabled: true, mode, serverId, heartbeat: { ...HEARTBEAT, peerAddr: '' } },
         }),
