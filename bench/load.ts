@@ -27,7 +27,8 @@ import { parseArgs } from 'node:util';
 import { GateClient } from '../src/client/gate-client.js';
 import { PushClient } from '../src/client/push-client.js';
 import { ensureTls } from '../src/config/tls.js';
-import { CloseCode, GateError } from '../src/protocol/codes.js';
+import { GateError } from '../src/errors.js';
+import { CloseCode } from '../src/protocol/codes.js';
 import { type ClientConnection, connectQuic, createQuicServer } from '../src/transport/quic/index.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;

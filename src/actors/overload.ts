@@ -16,9 +16,11 @@
  * `enabled: false` admits everything but still counts. The limiters are pure
  * (src/machines/rate-window.ts); this class only adds the clock and the log.
  */
+
+import type { Admission } from '../actors/ports.js';
 import type { OverloadProtectionConfig } from '../config/schema.js';
 import { SlidingWindowCounter, TokenBucket } from '../machines/rate-window.js';
-import type { Admission } from '../transport/client-listener.js';
+import type { Logger } from './ports.js';
 
 export type OverloadWarningKind = 'connections' | 'qps' | 'upstream' | 'upstream_queue';
 
@@ -42,15 +44,11 @@ export interface OverloadStats {
   trackedSessions: number;
 }
 
-export interface OverloadLogger {
-  warn(obj: object, msg?: string): void;
-}
-
 export interface OverloadProtectorOptions {
   config: OverloadProtectionConfig;
   /** Milliseconds (default Date.now). */
   now?: () => number;
-  logger?: OverloadLogger;
+  logger?: Logger;
   /** Called on every warning crossing (metrics); must not throw. */
   onWarning?: (kind: OverloadWarningKind, value: number, threshold: number) => void;
   /** Buckets in the QPS window ring (default 20). */

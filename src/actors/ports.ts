@@ -4,7 +4,62 @@
  */
 
 import type { SessionEvent } from '../machines/session-state.js';
+import type { PushResult } from '../machines/session-types.js';
+import type { NotifySyncHint } from '../protocol/codes.js';
 import type { UpstreamRequest, UpstreamResponse } from '../protocol/messages.js';
+
+/**
+ * Structured logging, the slice of pino every part uses (a pino Logger is one).
+ * Errors go in as `{ err }`: pino's serializer keeps their type, message, stack and cause.
+ */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const noop = (): void => {};
+
+export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+
+/** Admission decisions of the overload protector (docs/protocol.md section 6: 429 / close 0x03). */
+export interface Admission {
+  /** A new connection may be served. */
+  admitConnection(active: number): boolean;
+  /** A BUSINESS request of this session may go on (QPS, per-session rate). */
+  admitRequest(sessionId: string): boolean;
+  connectionClosed?(): void;
+}
+
+export const admitAll: Admission = { admitConnection: () => true, admitRequest: () => true };
+
+export type PushTarget = { kind: 'session' | 'openid'; id: string };
+
+/**
+ * Where accepted pushes go: the local SessionSystem, or a cluster-aware router in
+ * front of it. `broadcast` rejects with a coded error (UnavailableError when
+ * nothing can be accepted), never a plain Error.
+ */
+export interface PushSink {
+  push(
+    target: PushTarget,
+    payload: Uint8Array,
+    hint: NotifySyncHint,
+    bindSeq: number,
+    pushId?: string,
+  ): Promise<PushResult>;
+  broadcast(payload: Uint8Array, zone: number, pushId?: string): Promise<number>;
+}
+
+export type SessionLifecycle =
+  | { type: 'created'; sessionId: string; openid: string }
+  | { type: 'resumed'; sessionId: string; openid: string; takeover: boolean }
+  /** The session became NORMAL (hello answered with a zone). */
+  | { type: 'login'; sessionId: string; openid: string; zone: number }
+  /** The session lost its connection (it stays resumable). */
+  | { type: 'detached'; sessionId: string; openid: string }
+  | { type: 'ended'; sessionId: string; openid: string; reason: string };
 
 /** A client connection as the session sees it; swapped on resume and takeover. */
 export interface SessionLink {

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
-import { isStoreError } from '../errors.js';
+import { GateError, isStoreError, messageOf } from '../errors.js';
 import {
   isFact,
   nextDeadline,
@@ -19,7 +19,7 @@ import {
   sessionMachine,
 } from '../machines/session-machine.js';
 import { type SessionState, type SessionSummary, summarizeSession } from '../machines/session-state.js';
-import { CloseCode, ErrorCode, GateError, type NotifySyncHint } from '../protocol/codes.js';
+import { CloseCode, ErrorCode, type NotifySyncHint } from '../protocol/codes.js';
 import { controlErrorFrame } from '../protocol/frames.js';
 import type { UpstreamRequest } from '../protocol/messages.js';
 import type { Clock, EventLog, SessionLink, Upstream } from './ports.js';
@@ -435,7 +435,7 @@ export class SessionActor {
         const e =
           err instanceof GateError
             ? err
-            : new GateError(ErrorCode.UPSTREAM_ERROR, 'upstream error', String(err));
+            : new GateError(ErrorCode.UPSTREAM_ERROR, 'upstream error', messageOf(err), { cause: err });
         this.send({
           type: 'UPSTREAM_FAILED',
           clientSeq,

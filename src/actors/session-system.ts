@@ -7,12 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { PushResult, SessionOutput } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { NotifySyncHint } from '../protocol/codes.js';
-import type { SessionLink } from './ports.js';
+import type { Logger, PushTarget, SessionLifecycle, SessionLink } from './ports.js';
 import { SessionActor, type SessionActorDeps } from './session-actor.js';
 
 /** What every actor gets (SessionActorDeps less the callbacks the system owns), plus the system's own hooks. */
 export interface SessionSystemOptions extends Omit<SessionActorDeps, 'onEnded' | 'onError' | 'onFailed'> {
-  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  logger?: Logger;
   /** A session began, resumed, was taken over or ended (lifecycle events for upstreams, metrics). */
   onLifecycle?: (event: SessionLifecycle) => void;
   /**
@@ -21,17 +21,6 @@ export interface SessionSystemOptions extends Omit<SessionActorDeps, 'onEnded' |
    */
   onSessionFailed?: (sessionId: string, openid: string, err: unknown) => void;
 }
-
-export type SessionLifecycle =
-  | { type: 'created'; sessionId: string; openid: string }
-  | { type: 'resumed'; sessionId: string; openid: string; takeover: boolean }
-  /** The session became NORMAL (hello answered with a zone). */
-  | { type: 'login'; sessionId: string; openid: string; zone: number }
-  /** The session lost its connection (it stays resumable). */
-  | { type: 'detached'; sessionId: string; openid: string }
-  | { type: 'ended'; sessionId: string; openid: string; reason: string };
-
-export type PushTarget = { kind: 'session' | 'openid'; id: string };
 
 export interface StartOutcome {
   actor: SessionActor;
@@ -198,8 +187,7 @@ export class SessionSystem {
           );
           onSessionFailed?.(a.sessionId, a.openid, err);
         },
-        onError: (a, err) =>
-          logger?.warn({ sessionId: a.sessionId, err: String(err) }, 'session effect failed'),
+        onError: (a, err) => logger?.warn({ sessionId: a.sessionId, err }, 'session effect failed'),
       },
       restored,
     );

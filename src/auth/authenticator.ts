@@ -13,7 +13,7 @@ import {
   type JWTVerifyOptions,
   jwtVerify,
 } from 'jose';
-
+import { CodedError, messageOf } from '../errors.js';
 import { hs256SecretProblem } from './key-rules.js';
 
 export { MIN_HS256_SECRET_BYTES } from './key-rules.js';
@@ -49,9 +49,10 @@ export interface JwtPolicy {
   leewaySec?: number;
 }
 
-export class AuthConfigError extends Error {
-  override name = 'AuthConfigError';
-  readonly code = 'AUTH_CONFIG';
+export class AuthConfigError extends CodedError<'AUTH_CONFIG'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AUTH_CONFIG', message, options);
+  }
 }
 
 export const noAuth: Authenticator = { mode: 'none', verify: () => ({ ok: true }) };
@@ -166,7 +167,7 @@ export function guardAuthenticator(inner: Authenticator): Authenticator {
       } catch (err) {
         return {
           ok: false,
-          reason: clean(`authenticator failed: ${err instanceof Error ? err.message : String(err)}`, token),
+          reason: clean(`authenticator failed: ${messageOf(err)}`, token),
         };
       }
       if (result && result.ok === true) return { ok: true };

@@ -12,7 +12,7 @@ import { GateClient } from '../client/gate-client.js';
 import { PushClient } from '../client/push-client.js';
 import { parseDuration } from '../config/duration.js';
 import { parseAddr } from '../config/schema.js';
-import { GateError } from '../protocol/codes.js';
+import { GateError } from '../errors.js';
 import { CLIENT_COMMAND, PUSH_COMMAND, PUSH_TOKEN_ENV, TOKEN_COMMAND, TOKEN_SECRET_ENV } from './commands.js';
 import { parseCommand } from './options.js';
 

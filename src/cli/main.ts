@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { closeLogger, createLogger } from '../config/logger.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { messageOf } from '../errors.js';
 import { startGateway } from '../gateway.js';
 import { runClientCommand, runPushCommand, runTokenCommand } from './client-command.js';
 import { GATEWAY_COMMAND, SUBCOMMANDS } from './commands.js';
@@ -38,7 +39,7 @@ async function serve(cfg: GatewayConfig, logger: Logger): Promise<number> {
   try {
     gw = await startGateway(cfg, { logger });
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
+    const msg = messageOf(err);
     process.stderr.write(`gatesvr: cannot start: ${msg.split('\n')[0]}\n`);
     return 1;
   }
@@ -60,7 +61,7 @@ async function serve(cfg: GatewayConfig, logger: Logger): Promise<number> {
           resolve(0);
         },
         (err: unknown) => {
-          logger.error({ err: String(err) }, 'error while draining');
+          logger.error({ err }, 'error while draining');
           resolve(1);
         },
       );
@@ -117,7 +118,7 @@ main().then(
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`gatesvr: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`gatesvr: ${messageOf(err)}\n`);
     process.exit(1);
   },
 );

@@ -5,7 +5,9 @@
  * or `ackDelayMs`, whichever first). With `autoResume` a lost connection is
  * re-established and the session resumed without losing a push or a request.
  */
-import { CloseCode, ErrorCode, GateError, PushType, RequestType } from '../protocol/codes.js';
+
+import { CodedError, GateError } from '../errors.js';
+import { CloseCode, ErrorCode, PushType, RequestType } from '../protocol/codes.js';
 import { encodeFrame, FrameDecoder } from '../protocol/framing.js';
 import {
   BusinessRequest,
@@ -90,10 +92,12 @@ export type Delivered =
   | { kind: 'error'; seq: number; clientSeq: number; error: GateError }
   | { kind: 'notify'; seq: number; notify: Notify };
 
-export class ClientClosedError extends Error {
+export class ClientClosedError extends CodedError<'CONNECTION_CLOSED'> {
   constructor(readonly info: CloseInfo) {
-    super(`connection closed (code ${info.code}${info.reason ? `: ${info.reason}` : ''})`);
-    this.name = 'ClientClosedError';
+    super(
+      'CONNECTION_CLOSED',
+      `connection closed (code ${info.code}${info.reason ? `: ${info.reason}` : ''})`,
+    );
   }
 }
 

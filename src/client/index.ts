@@ -1,6 +1,7 @@
 /** The client-side API: the session SDK and the upstream push client. */
 
-export { CloseCode, ErrorCode, GateError, NotifySyncHint, PushType, RequestType } from '../protocol/codes.js';
+export { GateError } from '../errors.js';
+export { CloseCode, ErrorCode, NotifySyncHint, PushType, RequestType } from '../protocol/codes.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export {
   type Answer,

@@ -8,6 +8,7 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { type Stats, unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
+import type { Logger } from '../actors/ports.js';
 import type { AsymmetricAlg, JwtKey, JwtPolicy } from '../auth/authenticator.js';
 import { hs256SecretProblem, MIN_RSA_BITS } from '../auth/key-rules.js';
 import { ConfigError } from './load.js';
@@ -86,11 +87,6 @@ async function readJwks(file: string): Promise<JSONWebKeySet> {
   return set;
 }
 
-export interface KeyLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
 /** How often the JWKS file is checked for changes. */
 export const JWKS_POLL_MS = 2_000;
 
@@ -100,7 +96,7 @@ export const JWKS_POLL_MS = 2_000;
  * Every key in any version is an RSA or EC P-256 public key, so RS256 and ES256 are
  * the only algorithms ever accepted; jose matches a key to the token's alg by type.
  */
-async function watchedJwks(file: string, logger?: KeyLogger): Promise<LoadedJwtKey> {
+async function watchedJwks(file: string, logger?: Logger): Promise<LoadedJwtKey> {
   let current = createLocalJWKSet(await readJwks(file));
   let version = 0;
   const onChange = (now: Stats, before: Stats) => {
@@ -112,11 +108,7 @@ async function watchedJwks(file: string, logger?: KeyLogger): Promise<LoadedJwtK
         current = createLocalJWKSet(set);
         logger?.info({ file, keys: set.keys.length }, 'jwks reloaded');
       },
-      (err: unknown) =>
-        logger?.warn(
-          { file, err: err instanceof Error ? err.message : String(err) },
-          'jwks reload refused; keeping the previous keys',
-        ),
+      (err: unknown) => logger?.warn({ file, err }, 'jwks reload refused; keeping the previous keys'),
     );
   };
   watchFile(file, { interval: JWKS_POLL_MS, persistent: false }, onChange);
@@ -133,7 +125,7 @@ export interface LoadedJwtKey {
 }
 
 /** The verification key for cfg.auth (mode jwt). Throws ConfigError. */
-export async function loadJwtKey(auth: AuthConfig, logger?: KeyLogger): Promise<LoadedJwtKey> {
+export async function loadJwtKey(auth: AuthConfig, logger?: Logger): Promise<LoadedJwtKey> {
   const fixed = (key: JwtKey): LoadedJwtKey => ({ key, close: () => {} });
   if (auth.jwtPublicKeyFile !== '') return fixed(await publicKeyFile(auth.jwtPublicKeyFile));
   if (auth.jwksFile !== '') return watchedJwks(auth.jwksFile, logger);

@@ -1,5 +1,5 @@
 /** Several observer sets as one GatewayObservers (each hook calls every set's hook in order). */
-import type { GatewayObservers } from '../gateway.js';
+import type { GatewayObservers } from '../actors/observers.js';
 
 type Hook = keyof GatewayObservers;
 

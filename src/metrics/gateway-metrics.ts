@@ -8,11 +8,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { SessionLifecycle } from '../actors/session-system.js';
-import type { GatewayObservers } from '../gateway.js';
-import { ErrorCode, GateError, RequestType } from '../protocol/codes.js';
+import type { GatewayObservers } from '../actors/observers.js';
+import type { Admission, SessionLifecycle } from '../actors/ports.js';
+import { GateError } from '../errors.js';
+import { ErrorCode, RequestType } from '../protocol/codes.js';
 import type { UpstreamResponse } from '../protocol/messages.js';
-import type { Admission } from '../transport/client-listener.js';
 import { createMetricSet, type GatewayMetricSet } from './definitions.js';
 import { DeliveryMetrics } from './delivery.js';
 import { type PerformanceReport, PerformanceWindow } from './performance.js';

@@ -49,15 +49,3 @@ export type PushErrorCode =
   | 'BAD_REQUEST'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNAVAILABLE';
-
-/** A typed protocol error: the contract's code plus a human message. */
-export class GateError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly detail = '',
-  ) {
-    super(message);
-    this.name = 'GateError';
-  }
-}

@@ -3,15 +3,17 @@
  * bytes of protobuf, 1 <= N <= maxFrameBytes. Pure: no I/O.
  */
 
+import { CodedError } from '../errors.js';
+
 export type FrameErrorKind = 'zero_length' | 'too_large';
 
-export class FrameError extends Error {
+/** A peer broke the framing: the connection closes with PROTOCOL_ERROR. */
+export class FrameError extends CodedError<'PROTOCOL_ERROR'> {
   constructor(
     readonly kind: FrameErrorKind,
     readonly length: number,
   ) {
-    super(kind === 'zero_length' ? 'frame length 0' : `frame length ${length} above limit`);
-    this.name = 'FrameError';
+    super('PROTOCOL_ERROR', kind === 'zero_length' ? 'frame length 0' : `frame length ${length} above limit`);
   }
 }
 

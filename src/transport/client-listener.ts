@@ -4,11 +4,12 @@
  * and touch nothing else); state changes happen only in the actor.
  */
 
-import type { SessionLink } from '../actors/ports.js';
+import { type Admission, admitAll, type Logger, type SessionLink } from '../actors/ports.js';
 import type { SessionActor } from '../actors/session-actor.js';
 import type { SessionSystem } from '../actors/session-system.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { validateOpenid } from '../auth/openid.js';
+import { messageOf } from '../errors.js';
 import { TokenBucket } from '../machines/rate-window.js';
 import { effectiveStartTimeoutMs } from '../machines/start-timeout.js';
 import { CloseCode, ErrorCode, RequestType } from '../protocol/codes.js';
@@ -24,23 +25,6 @@ import {
 } from '../protocol/messages.js';
 import type { StreamConnection } from './quic/types.js';
 import { SampledLog } from './sampled-log.js';
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
-/** Admission decisions of the overload protector (section 6: 429 / close 0x03). */
-export interface Admission {
-  /** A new connection may be served. */
-  admitConnection(active: number): boolean;
-  /** A BUSINESS request of this session may go on (QPS, per-session rate). */
-  admitRequest(sessionId: string): boolean;
-  connectionClosed?(): void;
-}
-
-export const admitAll: Admission = { admitConnection: () => true, admitRequest: () => true };
 
 /**
  * Limits on connections that have not started a session and on frame rates
@@ -402,7 +386,7 @@ class ClientConnection {
     try {
       result = await this.opts.auth.verify(openid, start.authToken);
     } catch (err) {
-      result = { ok: false, reason: `authenticator failed: ${String(err)}` };
+      result = { ok: false, reason: `authenticator failed: ${messageOf(err)}` };
     }
     if (this.phase !== 'authenticating') return; // closed meanwhile
     if (!result.ok) {

@@ -2,11 +2,8 @@
 // decides which are written, and a one-shot timer (only while something is held back)
 // writes the "suppressed K similar lines" summaries when the window ends.
 
+import type { Logger } from '../actors/ports.js';
 import { LogSampler, type LogSamplerOptions } from '../config/log-sampler.js';
-
-export interface InfoLogger {
-  info(obj: object, msg?: string): void;
-}
 
 /** 10 lines per kind per 10 s: enough to diagnose a client, too few to flood the log. */
 export const PRE_START_LOG_SAMPLING: LogSamplerOptions = { windowMs: 10_000, perKey: 10, maxKeys: 64 };
@@ -16,7 +13,7 @@ export class SampledLog {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly logger: InfoLogger | undefined,
+    private readonly logger: Logger | undefined,
     opts: LogSamplerOptions = PRE_START_LOG_SAMPLING,
   ) {
     this.sampler = new LogSampler(opts);

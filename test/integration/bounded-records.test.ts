@@ -12,8 +12,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { GateClient } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
+import { GateError } from '../../src/errors.js';
 import type { Gateway } from '../../src/gateway.js';
-import { ErrorCode, GateError } from '../../src/protocol/codes.js';
+import { ErrorCode } from '../../src/protocol/codes.js';
 import {
   connectClient,
   login,
@@ -64,13 +65,13 @@ describe('bounded NATS records: a large offline queue', { timeout: 120_000 }, ()
       const r = await pusher.push({ targetType: 'openid', targetId: 'olga', content: `${k}:${body}` });
       assert.equal(r.success, true, `push ${k}: ${r.errorCode} ${r.message}`);
     }
-    const log = gw1.cluster!.log;
+    const log = gw1.nats!.log;
     assert.ok(log.stats.snapshotParts > 0, 'a snapshot too large for one message went out in parts');
     assert.equal(log.stats.failed, 0);
 
     // Every stored message of the session fits the server's limit.
-    const jsm = await gw1.cluster!.nc.jetstreamManager();
-    const maxPayload = gw1.cluster!.nc.info!.max_payload;
+    const jsm = await gw1.nats!.nc.jetstreamManager();
+    const maxPayload = gw1.nats!.nc.info!.max_payload;
     const info = await jsm.streams.info('GATESVR', { subjects_filter: `gatesvr.events.${sessionId}` });
     assert.ok(info.state.messages > 0);
     let seq = info.state.first_seq;
@@ -125,7 +126,7 @@ describe('NATS outage: degraded health, answered requests', { timeout: 90_000 },
     assert.equal(before.status, 200, before.body);
     assert.equal(JSON.parse(before.body).status, 'healthy');
     await nats.kill();
-    await waitFor(() => !gw.cluster!.storeAvailable, 20_000, 'the gateway to notice');
+    await waitFor(() => !gw.cluster.storeAvailable, 20_000, 'the gateway to notice');
     const h = await health(gw);
     assert.equal(h.status, 503);
     assert.equal(JSON.parse(h.body).status, 'degraded');
@@ -139,7 +140,7 @@ describe('NATS outage: degraded health, answered requests', { timeout: 90_000 },
     assert.equal(refused.errorCode, 'UNAVAILABLE');
 
     await nats.restart();
-    await waitFor(() => gw.cluster!.storeAvailable, 30_000, 'NATS back');
+    await waitFor(() => gw.cluster.storeAvailable, 30_000, 'NATS back');
     assert.equal((await health(gw)).status, 200);
     const answer = await client.request('echo', {}, new TextEncoder().encode('after'));
     assert.equal(answer.code, 0);

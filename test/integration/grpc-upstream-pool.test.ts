@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type DemoUpstreams, dataText, startDemoUpstreams } from '../../src/demo/upstreams.js';
+import { GateError } from '../../src/errors.js';
 import { createRoutingTable } from '../../src/machines/routing.js';
-import { ErrorCode, GateError } from '../../src/protocol/codes.js';
+import { ErrorCode } from '../../src/protocol/codes.js';
 import type { UpstreamRequest } from '../../src/protocol/messages.js';
 import { createUpstreamPool, type UpstreamPool } from '../../src/transport/grpc/upstream-pool.js';
 

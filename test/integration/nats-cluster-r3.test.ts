@@ -42,7 +42,7 @@ describe('3-node NATS cluster, replicas 3: one node killed under load', { timeou
   });
 
   it('no accepted push is lost or repeated, and pushes are accepted again within 15 s', async () => {
-    const jsm = await gw.cluster!.nc.jetstreamManager();
+    const jsm = await gw.nats!.nc.jetstreamManager();
     for (const stream of ['GATESVR', 'GATESVR_PUSH', 'KV_GATESVR_DIR']) {
       assert.equal((await jsm.streams.info(stream)).config.num_replicas, 3, `${stream} is R3`);
     }

@@ -110,7 +110,7 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
     // gRPC push to node A for a user held by node B.
     const pushA = new PushClient(`127.0.0.1:${a.addresses.grpc.port}`);
     // A learns where bob is from its directory watch; a push routed before that finds no session.
-    await waitFor(() => a.cluster!.holderOf('bob') === 'node-b', 20_000, 'node A sees bob on node B');
+    await waitFor(() => a.nats!.holderOf('bob') === 'node-b', 20_000, 'node A sees bob on node B');
     const r = await pushA.push({ targetType: 'openid', targetId: 'bob', content: 'via-a' });
     assert.equal(r.success, true, r.message);
     assert.equal((await bob.nextNotify()).content, 'via-a', 'gRPC push forwarded from A');

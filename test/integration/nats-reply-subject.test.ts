@@ -43,7 +43,7 @@ describe('Gatesvr-Reply subject restrictions', { timeout: 60_000 }, () => {
     await login(victim, '1');
     await login(mallory, '1');
 
-    const gatewayNc = gw.cluster!.nc;
+    const gatewayNc = gw.nats!.nc;
     const statuses: string[] = [];
     void (async () => {
       for await (const s of gatewayNc.status()) statuses.push(String(s.type));
@@ -116,5 +116,5 @@ describe('Gatesvr-Reply subject restrictions', { timeout: 60_000 }, () => {
 });
 
 function consumerOf(gw: Gateway): PushConsumer {
-  return (gw.cluster as unknown as { pushes: PushConsumer }).pushes;
+  return (gw.nats as unknown as { pushes: PushConsumer }).pushes;
 }

@@ -65,6 +65,6 @@ describe('nats-server restarted under load', { timeout: 90_000 }, () => {
     for (let i = 1; i < delivered.length; i++) assert.ok(delivered[i]! > delivered[i - 1]!, 'in order');
     const got = new Set(delivered);
     for (const a of accepted) assert.ok(got.has(a), `accepted ${a} delivered`);
-    assert.equal(gw.cluster!.log.available(), true);
+    assert.equal(gw.nats!.log.available(), true);
   });
 });

@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { PushClient } from '../../src/client/push-client.js';
 import type { GatewayConfig } from '../../src/config/schema.js';
+import { NatsConnectError } from '../../src/errors.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
-import { NatsConnectError } from '../../src/transport/nats/connect-options.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import { connectClient, login, natsPatch, startTestGateway, testConfig } from '../helpers/gateway.js';
 import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
@@ -90,7 +90,7 @@ describe('NATS over TLS with a token', { timeout: 90_000 }, () => {
     );
     const gw = await startGateway(cfg, { logger });
     try {
-      assert.ok(gw.cluster, 'on NATS');
+      assert.ok(gw.nats, 'on NATS');
       await pushDelivered(gw, 'nats-tls-user');
       const connected = text()
         .split('\n')

@@ -7,9 +7,10 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { ClientClosedError, type GateClient } from '../../src/client/gate-client.js';
+import { GateError } from '../../src/errors.js';
 import type { Gateway } from '../../src/gateway.js';
 import { startGateway } from '../../src/gateway.js';
-import { CloseCode, ErrorCode, GateError } from '../../src/protocol/codes.js';
+import { CloseCode, ErrorCode } from '../../src/protocol/codes.js';
 import { connectClient, login, startTestGateway, testConfig, waitFor } from '../helpers/gateway.js';
 
 const gateways: Gateway[] = [];

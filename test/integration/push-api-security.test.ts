@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { PushClient } from '../../src/client/push-client.js';
 import { startDemoUpstreams } from '../../src/demo/upstreams.js';
+import type { GateError } from '../../src/errors.js';
 import type { Gateway } from '../../src/gateway.js';
-import { ErrorCode, type GateError } from '../../src/protocol/codes.js';
+import { ErrorCode } from '../../src/protocol/codes.js';
 import { makeSelfSignedCert, makeTestPki, type TestPki } from '../helpers/certs.js';
 import { connectClient, login, startTestGateway } from '../helpers/gateway.js';
 

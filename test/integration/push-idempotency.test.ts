@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { GateClient } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
+import { GateError } from '../../src/errors.js';
 import type { Gateway } from '../../src/gateway.js';
-import { ErrorCode, GateError } from '../../src/protocol/codes.js';
+import { ErrorCode } from '../../src/protocol/codes.js';
 import {
   connectClient,
   login,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCode, GateError } from '../../src/protocol/codes.js';
+import { GateError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/protocol/codes.js';
 import type { UpstreamRequest, UpstreamResponse } from '../../src/protocol/messages.js';
 import { createAsyncProcessor, FifoLimiter } from '../../src/transport/grpc/async-processor.js';
 import type { UpstreamPool } from '../../src/transport/grpc/upstream-pool.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OverloadProtector } from '../../src/actors/overload.js';
+import { silentLogger } from '../../src/actors/ports.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { SlidingWindowCounter, TokenBucket } from '../../src/machines/rate-window.js';
 
@@ -85,7 +86,7 @@ function protector(patch: Partial<ReturnType<typeof defaultConfig>['overloadProt
   const p = new OverloadProtector({
     config: cfg,
     now: () => now,
-    logger: { warn: (obj) => warnings.push(obj as { kind: string }) },
+    logger: { ...silentLogger, warn: (obj) => warnings.push(obj as { kind: string }) },
   });
   return { p, warnings, advance: (ms: number) => (now += ms) };
 }

@@ -7,7 +7,9 @@
  *
  * `FifoLimiter` holds the queue logic; it is pure (no timers, time passed in).
  */
-import { ErrorCode, GateError } from '../../protocol/codes.js';
+
+import { GateError } from '../../errors.js';
+import { ErrorCode } from '../../protocol/codes.js';
 import type { UpstreamRequest, UpstreamResponse } from '../../protocol/messages.js';
 import type { UpstreamPool } from './upstream-pool.js';
 

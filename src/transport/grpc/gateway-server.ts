@@ -1,10 +1,14 @@
 /**
  * The gateway's GatewayService (docs/protocol.md section 5): upstreams push to clients
- * through it. Requests are validated here; the push logic is behind `PushApi`. A failing
- * `PushApi` call becomes gRPC INTERNAL; the server never crashes on one.
+ * through it. Requests are validated here (push-requests.ts); the push logic is behind
+ * `PushApi`. A failing `PushApi` call becomes the gRPC status its error code maps to
+ * (`toGrpcStatus`: UNAVAILABLE when nothing could be accepted); the server never crashes on one.
  */
+
 import * as grpc from '@grpc/grpc-js';
+import { type Logger, silentLogger } from '../../actors/ports.js';
 import { bearerChecker } from '../../auth/bearer.js';
+import { CodedError } from '../../errors.js';
 import type {
   BatchUnicastPushRequest,
   BatchUnicastPushResponse,
@@ -15,14 +19,8 @@ import type {
   UnicastResult,
   UnicastTarget,
 } from '../../protocol/messages.js';
-import { type GrpcLogger, silentLogger } from './logger.js';
-import {
-  bindServer,
-  DEFAULT_SERVER_OPTIONS,
-  StatusError,
-  shutdownServer,
-  unaryHandler,
-} from './server-util.js';
+import { validatePushId, validateTarget, validateUnicast } from '../push-requests.js';
+import { bindServer, DEFAULT_SERVER_OPTIONS, shutdownServer, unaryHandler } from './server-util.js';
 import { GatewayServiceDefinition } from './service-defs.js';
 
 export interface PushApi {
@@ -34,38 +32,6 @@ export interface PushApi {
 export interface GatewayServer {
   port: number;
   close(): Promise<void>;
-}
-
-const MAX_TARGET_ID_BYTES = 1024;
-/** Longest push_id (docs/protocol.md section 5, v1.1). */
-export const MAX_PUSH_ID_BYTES = 128;
-
-/** Why a push id is invalid, or null when it is fine ('' and absent mean no de-duplication). */
-export function validatePushId(pushId: string | undefined): string | null {
-  if (pushId === undefined || pushId === '') return null;
-  if (typeof pushId !== 'string') return 'push_id must be a string';
-  if (Buffer.byteLength(pushId) > MAX_PUSH_ID_BYTES) return `push_id longer than ${MAX_PUSH_ID_BYTES} bytes`;
-  return null;
-}
-
-/** Why a target is invalid, or null when it is fine. */
-export function validateTarget(targetType: string, targetId: string): string | null {
-  if (targetType !== 'session' && targetType !== 'openid') {
-    return `target_type must be "session" or "openid", got "${String(targetType).slice(0, 32)}"`;
-  }
-  if (typeof targetId !== 'string' || targetId === '') return 'target_id must not be empty';
-  if (Buffer.byteLength(targetId) > MAX_TARGET_ID_BYTES)
-    return `target_id longer than ${MAX_TARGET_ID_BYTES} bytes`;
-  return null;
-}
-
-/** Why a unicast push request is invalid, or null when it is fine. */
-export function validateUnicast(req: UnicastPushRequest): string | null {
-  const bad = validateTarget(req.targetType ?? '', req.targetId ?? '');
-  if (bad !== null) return bad;
-  const hint = req.syncHint ?? 0;
-  if (!Number.isInteger(hint) || hint < 0 || hint > 2) return `sync_hint must be 0..2, got ${hint}`;
-  return validatePushId(req.pushId);
 }
 
 function badRequest(message: string): UnicastPushResponse {
@@ -84,11 +50,10 @@ const UNAUTHENTICATED_DETAILS = 'push API needs metadata "authorization: Bearer 
 export async function startGatewayServer(
   addr: { host: string; port: number },
   api: PushApi,
-  logger: GrpcLogger = silentLogger,
+  logger: Logger = silentLogger,
   security: GatewayServerSecurity = {},
 ): Promise<GatewayServer> {
-  const onError = (method: string) => (err: unknown) =>
-    logger.warn({ method, err: err instanceof Error ? err.message : String(err) }, 'push api failed');
+  const onError = (method: string) => (err: unknown) => logger.warn({ method, err }, 'push api failed');
   const allowed = security.token ? bearerChecker(security.token) : null;
   // Wraps a handler so that an unauthenticated call is refused before its request is even validated.
   const guarded =
@@ -98,7 +63,7 @@ export async function startGatewayServer(
         const values = call.metadata.get('authorization');
         if (values.length !== 1 || !allowed(String(values[0]))) {
           logger.debug({ peer: call.getPeer() }, 'push api call refused: not authenticated');
-          throw new StatusError(grpc.status.UNAUTHENTICATED, UNAUTHENTICATED_DETAILS);
+          throw new CodedError('UNAUTHENTICATED', UNAUTHENTICATED_DETAILS);
         }
       }
       return fn(req);

@@ -1,71 +1,13 @@
 /**
- * Producer pushes -> actor system: turns push requests (gRPC GatewayService, or
- * the same protobuf messages received over NATS) into actor events. One
- * NotifyMessage is encoded per request and shared by every target. The helpers
- * are exported so every push transport applies the same rules.
+ * Producer pushes over gRPC -> the push sink (the session system, or the
+ * cluster's router in front of it). One NotifyMessage is encoded per request
+ * and shared by every target; the rules are push-requests.ts's, shared with NATS.
  */
-import type { PushTarget } from '../../actors/session-system.js';
-import type { PushResult } from '../../machines/session-machine.js';
+import type { PushSink } from '../../actors/ports.js';
 import { NotifySyncHint } from '../../protocol/codes.js';
-import {
-  type BatchUnicastPushResponse,
-  NotifyMessage,
-  type UnicastPushResponse,
-  type UnicastResult,
-} from '../../protocol/messages.js';
+import type { BatchUnicastPushResponse, UnicastResult } from '../../protocol/messages.js';
+import { notifyPayload, pushIdOf, pushTarget, toUnicastResponse } from '../push-requests.js';
 import type { PushApi } from './gateway-server.js';
-
-/** Where accepted pushes go: the local SessionSystem, or a cluster-aware router in front of it. */
-export interface PushSink {
-  push(
-    target: PushTarget,
-    payload: Uint8Array,
-    hint: NotifySyncHint,
-    bindSeq: number,
-    pushId?: string,
-  ): Promise<PushResult>;
-  broadcast(payload: Uint8Array, zone: number, pushId?: string): Promise<number>;
-}
-
-export function pushTarget(targetType: string, targetId: string): PushTarget {
-  return { kind: targetType === 'session' ? 'session' : 'openid', id: targetId };
-}
-
-/**
- * A repeated push id is answered exactly as its first acceptance was (`accepted
- * as seq N`, the seq the first push got), so a retrying producer sees one answer.
- */
-export function toUnicastResponse(r: PushResult): UnicastPushResponse {
-  return r.ok
-    ? { success: true, message: `accepted as seq ${r.seq}`, errorCode: '' }
-    : { success: false, message: r.message, errorCode: r.errorCode };
-}
-
-/** A request's push id, or undefined for none (an empty one means no de-duplication). */
-export function pushIdOf(req: { pushId?: string }): string | undefined {
-  return req.pushId ? req.pushId : undefined;
-}
-
-/** The NotifyMessage a producer's request becomes (encoded once, shared by every target). */
-export function notifyPayload(
-  req: {
-    msgType?: string;
-    title?: string;
-    content?: string;
-    data?: Uint8Array;
-    metadata?: Record<string, string>;
-  },
-  broadcast = false,
-): Uint8Array {
-  return NotifyMessage.encode({
-    msgType: req.msgType ?? '',
-    title: req.title ?? '',
-    content: req.content ?? '',
-    data: req.data ?? new Uint8Array(0),
-    metadata: req.metadata ?? {},
-    ...(broadcast ? { broadcast: true } : {}),
-  });
-}
 
 export function pushApiFor(system: PushSink): PushApi {
   return {

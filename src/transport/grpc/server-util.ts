@@ -1,6 +1,6 @@
 /** Small helpers shared by the gRPC servers (gateway push service, demo upstreams). */
 import * as grpc from '@grpc/grpc-js';
-import { UnavailableError } from '../../errors.js';
+import { CodedError, toGrpcStatus } from '../../errors.js';
 import { joinHostPort } from './service-defs.js';
 
 /** Server options: no channelz bookkeeping per call; accept client keep-alive pings. */
@@ -40,8 +40,9 @@ export function shutdownServer(server: grpc.Server, graceMs = 2000): Promise<voi
 }
 
 /**
- * Adapts an async handler to grpc-js: a resolved value is the answer; a thrown/rejected
- * `{ code, details }` becomes that status; anything else becomes INTERNAL. Never throws.
+ * Adapts an async handler to grpc-js: a resolved value is the answer; a thrown or
+ * rejected error becomes the status `toGrpcStatus` gives its code (a StatusError
+ * its own); anything unknown becomes INTERNAL and is reported to `onError`. Never throws.
  */
 export function unaryHandler<Req, Res>(
   fn: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
@@ -52,16 +53,13 @@ export function unaryHandler<Req, Res>(
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
-      if (isStatusError(err)) {
-        callback({ code: err.code, details: err.details ?? grpc.status[err.code] ?? 'error' });
+      if (err instanceof StatusError) {
+        callback({ code: err.status, details: err.message });
         return;
       }
-      if (err instanceof UnavailableError) {
-        callback({ code: grpc.status.UNAVAILABLE, details: err.message });
-        return;
-      }
-      onError?.(err);
-      callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
+      const answer = toGrpcStatus(err);
+      if (answer.code === grpc.status.INTERNAL) onError?.(err);
+      callback(answer);
     };
     try {
       Promise.resolve(fn(call.request, call)).then((res) => {
@@ -75,17 +73,15 @@ export function unaryHandler<Req, Res>(
   };
 }
 
-/** An error carrying an explicit gRPC status for `unaryHandler`. */
-export class StatusError extends Error {
+/**
+ * A failure that names its gRPC status itself, for servers that play an upstream
+ * (the demo's `fail` action answers whichever status it is asked for).
+ */
+export class StatusError extends CodedError<'UPSTREAM_ERROR'> {
   constructor(
-    readonly code: grpc.status,
-    readonly details: string,
+    readonly status: grpc.status,
+    details: string,
   ) {
-    super(details);
-    this.name = 'StatusError';
+    super('UPSTREAM_ERROR', details);
   }
-}
-
-function isStatusError(err: unknown): err is { code: grpc.status; details?: string } {
-  return err instanceof StatusError;
 }

@@ -5,8 +5,11 @@
  * skipped; a background probe (GetStatus) restores it. With every address unhealthy one
  * is tried anyway. Failures become GateErrors 502 / 503 / 504.
  */
+
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCode, GateError } from '../../protocol/codes.js';
+import { type Logger, silentLogger } from '../../actors/ports.js';
+import { GateError } from '../../errors.js';
+import { ErrorCode } from '../../protocol/codes.js';
 import type {
   StatusRequest,
   StatusResponse,
@@ -14,11 +17,10 @@ import type {
   UpstreamResponse,
 } from '../../protocol/messages.js';
 import type { ChannelSecurity } from './credentials.js';
-import { type GrpcLogger, silentLogger } from './logger.js';
 import { UpstreamServiceClient, UpstreamServiceDefinition } from './service-defs.js';
 
 export interface UpstreamPoolOptions {
-  logger?: GrpcLogger;
+  logger?: Logger;
   /** Background health probe period (default 5000 ms). */
   healthCheckIntervalMs?: number;
   /** Deadline of one probe (default 2000 ms). */

@@ -47,19 +47,17 @@ export function authorizeAdmin(req: IncomingMessage, config: GatewayConfig): voi
   if (token !== '') {
     const header = req.headers.authorization;
     if (header === undefined || header.trim() === '') {
-      throw new HttpError(401, 'unauthorized', 'admin API needs "Authorization: Bearer <admin.token>"');
+      throw new HttpError('UNAUTHENTICATED', 'admin API needs "Authorization: Bearer <admin.token>"');
     }
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw new HttpError(401, 'unauthorized', 'Authorization must be "Bearer <admin.token>"');
+    if (!m) throw new HttpError('UNAUTHENTICATED', 'Authorization must be "Bearer <admin.token>"');
     // Compare digests: constant time, and no length leak.
-    if (!timingSafeEqual(digest(m[1]!), digest(token)))
-      throw new HttpError(403, 'forbidden', 'bad admin token');
+    if (!timingSafeEqual(digest(m[1]!), digest(token))) throw new HttpError('FORBIDDEN', 'bad admin token');
     return;
   }
   if (config.admin.loopbackOnly && !isLocalPeer(req.socket.remoteAddress, req.headers)) {
     throw new HttpError(
-      403,
-      'forbidden',
+      'FORBIDDEN',
       'admin API answers local clients only (set admin.token for remote or proxied access)',
     );
   }
@@ -81,7 +79,7 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new HttpError(400, 'bad_request', `body is not JSON: ${(err as Error).message}`);
+    throw new HttpError('BAD_REQUEST', `body is not JSON: ${(err as Error).message}`);
   }
 }
 
@@ -90,12 +88,11 @@ function method(req: IncomingMessage, ...allowed: string[]): void {
   const m = req.method ?? 'GET';
   if (allowed.includes('GET') && m === 'HEAD') return;
   if (!allowed.includes(m)) {
-    throw new HttpError(405, 'method_not_allowed', `${m} not allowed here`, allowed.join(', '));
+    throw new HttpError('METHOD_NOT_ALLOWED', `${m} not allowed here`, allowed.join(', '));
   }
   if (!SAFE_METHODS.has(m) && !isJsonContentType(req.headers['content-type'])) {
     throw new HttpError(
-      415,
-      'unsupported_media_type',
+      'UNSUPPORTED_MEDIA_TYPE',
       'state-changing admin requests need "Content-Type: application/json"',
     );
   }
@@ -106,10 +103,10 @@ function find(system: SessionSystem, raw: string): SessionActor {
   try {
     id = decodeURIComponent(raw);
   } catch {
-    throw new HttpError(400, 'bad_request', 'malformed session id');
+    throw new HttpError('BAD_REQUEST', 'malformed session id');
   }
   const actor = system.get(id);
-  if (!actor || actor.isEnded) throw new HttpError(404, 'session_not_found', `no session ${id}`);
+  if (!actor || actor.isEnded) throw new HttpError('SESSION_NOT_FOUND', `no session ${id}`);
   return actor;
 }
 
@@ -118,20 +115,20 @@ function listSessions(system: SessionSystem, url: URL) {
   const openid = q.get('openid');
   const phase = q.get('phase');
   if (phase !== null && phase !== 'inited' && phase !== 'normal') {
-    throw new HttpError(400, 'bad_request', 'phase must be inited or normal');
+    throw new HttpError('BAD_REQUEST', 'phase must be inited or normal');
   }
   const attachedText = q.get('attached');
   if (attachedText !== null && attachedText !== 'true' && attachedText !== 'false') {
-    throw new HttpError(400, 'bad_request', 'attached must be true or false');
+    throw new HttpError('BAD_REQUEST', 'attached must be true or false');
   }
   const zoneText = q.get('zone');
   if (zoneText !== null && !/^-?\d+$/.test(zoneText))
-    throw new HttpError(400, 'bad_request', 'zone must be an integer');
+    throw new HttpError('BAD_REQUEST', 'zone must be an integer');
   const limitText = q.get('limit');
   let limit = DEFAULT_LIMIT;
   if (limitText !== null) {
     if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_LIMIT) {
-      throw new HttpError(400, 'bad_request', `limit must be 1..${MAX_LIMIT}`);
+      throw new HttpError('BAD_REQUEST', `limit must be 1..${MAX_LIMIT}`);
     }
     limit = Number(limitText);
   }
@@ -159,7 +156,7 @@ function listSessions(system: SessionSystem, url: URL) {
 function streamEvents(req: IncomingMessage, res: ServerResponse, ctx: AdminContext): void {
   const inspector = ctx.inspector;
   if (!inspector) {
-    throw new HttpError(404, 'inspector_disabled', 'live session events need inspector.enabled: true');
+    throw new HttpError('INSPECTOR_DISABLED', 'live session events need inspector.enabled: true');
   }
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -230,5 +227,5 @@ export async function handleAdmin(
     streamEvents(req, res, ctx);
     return;
   }
-  throw new HttpError(404, 'not_found', `no admin route ${path}`);
+  throw new HttpError('NOT_FOUND', `no admin route ${path}`);
 }

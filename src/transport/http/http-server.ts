@@ -19,10 +19,13 @@
  *
  * Request logs carry method, path (no query), status and time; never headers.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Logger } from '../../actors/ports.js';
 import type { SessionSystem } from '../../actors/session-system.js';
 import type { GatewayConfig } from '../../config/schema.js';
+import { toHttp } from '../../errors.js';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { AsyncProcessorStats } from '../grpc/async-processor.js';
 import type { EndpointHealth } from '../grpc/upstream-pool.js';
@@ -39,12 +42,6 @@ import {
   SECURITY_HEADERS,
 } from './request-guard.js';
 import { HttpError, sendJson, setSecurityHeaders } from './respond.js';
-
-export interface HttpLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
 
 /** What the HTTP server reads from the gateway. */
 export interface HttpGatewayView {
@@ -66,7 +63,7 @@ export interface HttpServerOptions {
   host: string;
   port: number;
   gateway: HttpGatewayView;
-  logger?: HttpLogger;
+  logger?: Logger;
 }
 
 export type HealthStatus = 'starting' | 'healthy' | 'standby' | 'degraded' | 'draining';
@@ -117,14 +114,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const method = req.method ?? 'GET';
     if (!ANY_HOST.has(path) && !hostAllowed(req.headers.host, hosts)) {
       throw new HttpError(
-        421,
-        'misdirected_request',
+        'MISDIRECTED_REQUEST',
         'unknown Host: this server answers only the names of admin.allowed_hosts and loopback',
       );
     }
     if (!SAFE_METHODS.has(method)) {
       const refusal = crossSiteRefusal(req.headers, hosts);
-      if (refusal !== null) throw new HttpError(403, 'cross_site_request', refusal);
+      if (refusal !== null) throw new HttpError('CROSS_SITE_REQUEST', refusal);
     }
     if (path === '/admin' || path.startsWith('/admin/')) {
       await handleAdmin(req, res, url, path, {
@@ -139,9 +135,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       });
       return;
     }
-    if (!PUBLIC_GET.has(path)) throw new HttpError(404, 'not_found', `no route ${path}`);
+    if (!PUBLIC_GET.has(path)) throw new HttpError('NOT_FOUND', `no route ${path}`);
     if (method !== 'GET' && method !== 'HEAD')
-      throw new HttpError(405, 'method_not_allowed', `${method} ${path}`, 'GET, HEAD');
+      throw new HttpError('METHOD_NOT_ALLOWED', `${method} ${path}`, 'GET, HEAD');
     switch (path) {
       case '/health': {
         const st = status();
@@ -222,14 +218,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         res.destroy();
         return;
       }
-      if (err instanceof HttpError) {
-        if (err.allow) res.setHeader('allow', err.allow);
-        if (err.status === 401) res.setHeader('www-authenticate', 'Bearer realm="gatesvr-admin"');
-        sendJson(req, res, err.status, { error: err.code, message: err.message });
-        return;
-      }
-      log?.warn({ path: url.pathname, err: String(err) }, 'http handler failed');
-      sendJson(req, res, 500, { error: 'internal', message: 'internal error' });
+      const answer = toHttp(err);
+      if (answer.status === 500) log?.warn({ path: url.pathname, err }, 'http handler failed');
+      if (err instanceof HttpError && err.allow) res.setHeader('allow', err.allow);
+      if (answer.status === 401) res.setHeader('www-authenticate', 'Bearer realm="gatesvr-admin"');
+      sendJson(req, res, answer.status, { error: answer.error, message: answer.message });
     });
   });
   server.on('clientError', (_err, socket) => {

@@ -5,8 +5,8 @@
  * event-loop turn; with no subscriber the inspection callback returns at once.
  */
 import type { InspectionEvent } from 'xstate';
+import type { SessionLifecycle } from '../../actors/ports.js';
 import type { SessionActor } from '../../actors/session-actor.js';
-import type { SessionLifecycle } from '../../actors/session-system.js';
 import { type SessionView, sessionView } from './views.js';
 
 export type InspectorMessage =

@@ -6,8 +6,10 @@
  * data, and nothing here changes state; metrics_addr belongs on an internal
  * interface (docs/security-http.md).
  */
+
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Logger } from '../../actors/ports.js';
 import type { HostPort } from '../quic/types.js';
 import { listenHttp } from './listen.js';
 import { sendJson, setSecurityHeaders } from './respond.js';
@@ -21,7 +23,7 @@ export interface MetricsServerOptions {
   host: string;
   port: number;
   registry: Registry;
-  logger?: { warn(obj: object, msg?: string): void };
+  logger?: Logger;
 }
 
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
@@ -47,7 +49,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   const server = createServer((req, res) => {
     setSecurityHeaders(res);
     handle(req, res).catch((err: unknown) => {
-      opts.logger?.warn({ err: String(err) }, 'metrics scrape failed');
+      opts.logger?.warn({ err }, 'metrics scrape failed');
       if (!res.headersSent) sendJson(req, res, 500, { error: 'internal', message: 'scrape failed' });
       else res.destroy();
     });

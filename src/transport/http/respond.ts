@@ -1,18 +1,21 @@
 /** JSON responses and errors of the operations HTTP servers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CodedError, type ErrorName, toHttp } from '../../errors.js';
 import { SECURITY_HEADERS } from './request-guard.js';
 
-/** An error answered as JSON { error: code, message } with `status`. */
-export class HttpError extends Error {
-  override name = 'HttpError';
+/** An error answered as JSON { error, message } with the status `toHttp` gives its code. */
+export class HttpError extends CodedError {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    code: ErrorName,
     message: string,
     /** Allowed methods (405). */
     readonly allow?: string,
   ) {
-    super(message);
+    super(code, message);
+  }
+
+  get status(): number {
+    return toHttp(this).status;
   }
 }
 
@@ -37,7 +40,7 @@ export async function readBody(req: IncomingMessage, limit = 16 * 1024): Promise
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, 'payload_too_large', `body over ${limit} bytes`);
+    if (size > limit) throw new HttpError('PAYLOAD_TOO_LARGE', `body over ${limit} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

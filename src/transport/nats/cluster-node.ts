@@ -3,18 +3,14 @@
  * `closed` are plain fields read at use: they change after the parts are built
  * (the session system is attached later; the lease comes and goes).
  */
+
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { Logger } from '../../actors/ports.js';
 import type { SessionSystem } from '../../actors/session-system.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { SessionDirectory } from './directory.js';
 import type { JetStreamEventLog } from './jetstream-log.js';
 import type { NatsNames } from './subjects.js';
-
-export interface ClusterLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug?(obj: object, msg?: string): void;
-}
 
 export interface ClusterNode {
   readonly cfg: GatewayConfig;
@@ -26,7 +22,7 @@ export interface ClusterNode {
   readonly nodeId: string;
   readonly log: JetStreamEventLog;
   readonly directory: SessionDirectory;
-  readonly logger: ClusterLogger;
+  readonly logger: Logger;
   system: SessionSystem | null;
   serving: boolean;
   /** May accept pushes and requests right now (serving, and its lease cannot have lapsed). */

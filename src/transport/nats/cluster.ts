@@ -16,7 +16,9 @@ import {
   type NatsConnection,
   type Subscription,
 } from 'nats';
-import type { SessionLifecycle, SessionSystem } from '../../actors/session-system.js';
+import type { Logger, PushSink, SessionLifecycle } from '../../actors/ports.js';
+import type { SessionSystem } from '../../actors/session-system.js';
+import type { Cluster } from '../../cluster/port.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import {
   hasUrlCredentials,
@@ -24,8 +26,7 @@ import {
   redactNatsUrls,
   redactUrlsIn,
 } from '../../config/url-credentials.js';
-import type { PushSink } from '../grpc/push-adapter.js';
-import type { ClusterLogger, ClusterNode } from './cluster-node.js';
+import type { ClusterNode } from './cluster-node.js';
 import { natsConnectError, natsSecurity } from './connect-options.js';
 import { SessionDirectory } from './directory.js';
 import { JetStreamEventLog } from './jetstream-log.js';
@@ -37,10 +38,10 @@ import { SessionHandoff } from './session-handoff.js';
 import { ensureReplicas, ensureStreams } from './stream-setup.js';
 import { type NatsNames, natsNames } from './subjects.js';
 
-export type { ClusterLogger } from './cluster-node.js';
 export { REPLY_HEADER } from './push-consumer.js';
 
-export class NatsCluster {
+export class NatsCluster implements Cluster {
+  readonly eventLogKind = 'jetstream';
   readonly names: NatsNames;
   /** Routing identity: the server id, or `ha` for a primary/backup pair (whoever holds the lease). */
   readonly nodeId: string;
@@ -62,7 +63,7 @@ export class NatsCluster {
     readonly jsm: JetStreamManager,
     private readonly directory: SessionDirectory,
     leaseKv: KV | null,
-    logger: ClusterLogger,
+    logger: Logger,
   ) {
     this.names = natsNames(cfg.nats.subjectPrefix, cfg.nats.stream);
     this.nodeId = cfg.backup.enabled ? 'ha' : cfg.backup.serverId;
@@ -108,7 +109,7 @@ export class NatsCluster {
     return this.directory.lookup('openid', openid)?.node ?? null;
   }
 
-  static async connect(cfg: GatewayConfig, logger: ClusterLogger): Promise<NatsCluster> {
+  static async connect(cfg: GatewayConfig, logger: Logger): Promise<NatsCluster> {
     const security = await natsSecurity(cfg.nats);
     const servers = redactNatsUrls(cfg.nats.url);
     if (natsServers(cfg.nats.url).some(hasUrlCredentials)) {
@@ -186,8 +187,17 @@ export class NatsCluster {
     this.log.bindStates((id) => system.get(id)?.state);
   }
 
+  get eventLog(): JetStreamEventLog {
+    return this.log;
+  }
+
+  get maxRecordBytes(): number {
+    return this.log.maxFrameBytes;
+  }
+
   /** Directory, node services, then serve (or stand by for the lease). */
-  async start(): Promise<void> {
+  async start(onServingChange: (serving: boolean) => void = () => {}): Promise<void> {
+    this.onServingChange = onServingChange;
     await this.directory.start();
     this.subs.push(this.router.listen(), this.handoff.listen());
     await this.role.start();

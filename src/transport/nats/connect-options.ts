@@ -19,20 +19,7 @@ import {
   redactUrlsIn,
   splitUrlCredentials,
 } from '../../config/url-credentials.js';
-
-export type NatsConnectErrorCode = 'NATS_AUTH' | 'NATS_TLS' | 'NATS_CONNECT';
-
-/** The first connection to NATS failed; `message` is one line and holds no credential. */
-export class NatsConnectError extends Error {
-  override name = 'NatsConnectError';
-  constructor(
-    readonly code: NatsConnectErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { NatsConnectError } from '../../errors.js';
 
 export interface NatsSecurity {
   options: Pick<ConnectionOptions, 'servers' | 'tls' | 'authenticator' | 'token' | 'user' | 'pass'>;

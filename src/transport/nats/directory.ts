@@ -7,7 +7,9 @@
  * openid replaces a pending retry, so the newest entry wins. The returned promise
  * settles with the first attempt, for callers that must know (a claim).
  */
+
 import type { KV, KvEntry, QueuedIterator } from 'nats';
+import type { Logger } from '../../actors/ports.js';
 import { retryUntil } from './retry.js';
 import { directoryKey } from './subjects.js';
 
@@ -15,8 +17,6 @@ export interface DirectoryEntry {
   node: string;
   sessionId: string;
 }
-
-type Log = { warn(obj: object, msg?: string): void };
 
 export class SessionDirectory {
   private readonly byOpenid = new Map<string, DirectoryEntry>();
@@ -28,7 +28,7 @@ export class SessionDirectory {
 
   constructor(
     private readonly kv: KV,
-    private readonly logger?: Log,
+    private readonly logger?: Logger,
   ) {}
 
   async start(): Promise<void> {
@@ -47,7 +47,7 @@ export class SessionDirectory {
           } else this.unset(openid);
         }
       } catch (err) {
-        this.logger?.warn({ err: String(err) }, 'directory watch stopped');
+        this.logger?.warn({ err }, 'directory watch stopped');
       }
     })();
   }

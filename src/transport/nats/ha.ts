@@ -3,16 +3,16 @@
  * is backup.heartbeat.timeout, refreshed by its holder every interval) and the
  * event follower (folds every session's stored events as they arrive).
  */
+
 import { randomUUID } from 'node:crypto';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, KV } from 'nats';
 import { SessionFold } from '../../actors/failover.js';
+import type { Logger } from '../../actors/ports.js';
 import { isNoMessageFound } from '../../errors.js';
 import type { SessionState } from '../../machines/session-state.js';
 import { decodeEventRecord } from './event-codec.js';
 import { retryUntil } from './retry.js';
 import type { NatsNames } from './subjects.js';
-
-type Log = { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
 
 export const LEASE_KEY = 'serving';
 
@@ -75,7 +75,7 @@ export class ServingLease {
     private readonly serverId: string,
     private readonly ttlMs: number,
     private readonly now: MonotonicClock = () => performance.now(),
-    private readonly logger?: Log,
+    private readonly logger?: Logger,
   ) {}
 
   private value(): string {
@@ -194,7 +194,7 @@ export class EventFollower {
     private readonly jsm: JetStreamManager,
     private readonly names: NatsNames,
     maxQueue: number,
-    private readonly logger?: Log,
+    private readonly logger?: Logger,
   ) {
     this.fold = new SessionFold(maxQueue);
     this.prefix = names.events('');

@@ -41,10 +41,17 @@
  *   replaces the session's events not yet published (the live state has them).
  * - `forget` purges the subject once the session's messages are stored.
  */
+
 import { randomUUID } from 'node:crypto';
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { type EventLog, holdsBackEffects } from '../../actors/ports.js';
-import { isNoMessageFound, JetStreamApiError, JS_WRONG_LAST_SEQUENCE, StoreError } from '../../errors.js';
+import { type EventLog, holdsBackEffects, type Logger } from '../../actors/ports.js';
+import {
+  isNoMessageFound,
+  JetStreamApiError,
+  JS_WRONG_LAST_SEQUENCE,
+  messageOf,
+  StoreError,
+} from '../../errors.js';
 import { type SessionEvent, type SessionState, snapshotEvents } from '../../machines/session-state.js';
 import { encodeEventJson, encodeRecord, groupBySize } from './event-codec.js';
 import { StreamPublisher } from './stream-publisher.js';
@@ -72,7 +79,7 @@ export interface JetStreamEventLogOptions {
    * differ from the log, so its owner must drop it and rebuild it from the log.
    */
   onFailed?: (sessionId: string, err: StoreError) => void;
-  logger?: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
+  logger?: Logger;
 }
 
 /** Headroom under max_payload for the message's headers (msg id, expected seq, rollup). */
@@ -317,7 +324,7 @@ export class JetStreamEventLog implements EventLog {
         filter: this.opts.names.events(sessionId),
       });
     } catch (err) {
-      this.opts.logger?.warn({ sessionId, err: String(err) }, 'could not purge session events');
+      this.opts.logger?.warn({ sessionId, err }, 'could not purge session events');
     }
   }
 
@@ -416,7 +423,7 @@ export class JetStreamEventLog implements EventLog {
       this.lingering.delete(chain);
     }
     const final = this.storeGroups(chain, groups, snapshot).catch((err: unknown) => {
-      throw err instanceof StoreError ? err : new StoreError('LOG_CLOSED', String(err), { cause: err });
+      throw err instanceof StoreError ? err : new StoreError('LOG_CLOSED', messageOf(err), { cause: err });
     });
     // Slow (NATS down, a lost leader): answer whoever waits now; the store itself goes on.
     let timedOut = false;
@@ -545,7 +552,10 @@ export class JetStreamEventLog implements EventLog {
     } catch (err) {
       const api = (err as { api_error?: { code?: number; err_code?: number; description?: string } })
         .api_error;
-      if (api) throw new JetStreamApiError(api.description ?? String(err), api.err_code ?? 0, api.code ?? 0);
+      if (api)
+        throw new JetStreamApiError(api.description ?? messageOf(err), api.err_code ?? 0, api.code ?? 0, {
+          cause: err,
+        });
       throw err;
     }
   }

@@ -3,7 +3,7 @@
  * P.lifecycle.<type> and kept in the session directory, which is how other
  * nodes find the session to route pushes and hand it over.
  */
-import type { SessionLifecycle } from '../../actors/session-system.js';
+import type { SessionLifecycle } from '../../actors/ports.js';
 import type { ClusterNode } from './cluster-node.js';
 import type { DirectoryEntry } from './directory.js';
 

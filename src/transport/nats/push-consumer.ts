@@ -10,9 +10,9 @@
  * which node applies them (see session-handoff.ts).
  */
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, nanos } from 'nats';
-import type { PushTarget } from '../../actors/session-system.js';
+import type { PushTarget } from '../../actors/ports.js';
 import { BroadcastResponse, UnicastPushResponse } from '../../protocol/messages.js';
-import { toUnicastResponse } from '../grpc/push-adapter.js';
+import { toUnicastResponse } from '../push-requests.js';
 import type { ClusterNode } from './cluster-node.js';
 import { type ParsedPush, parsePush, type UnicastPush } from './push-message.js';
 import { type ReplySubjectPolicy, replySubjectRefusal } from './reply-subject.js';
@@ -82,12 +82,12 @@ export class PushConsumer implements HeldPushes {
           try {
             this.onMessage(m);
           } catch (err) {
-            logger.warn({ seq: m.seq, subject: m.subject, err: String(err) }, 'push message failed');
+            logger.warn({ seq: m.seq, subject: m.subject, err }, 'push message failed');
             m.nak(1_000);
           }
         }
       } catch (err) {
-        if (!this.node.closed) logger.warn({ err: String(err) }, 'push consumer stopped');
+        if (!this.node.closed) logger.warn({ err }, 'push consumer stopped');
       }
     })();
   }

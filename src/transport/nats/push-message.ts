@@ -8,11 +8,10 @@
  * a redelivery of the same stream message is still a no-op).
  */
 import type { JsMsg } from 'nats';
-import type { PushTarget } from '../../actors/session-system.js';
+import type { PushTarget } from '../../actors/ports.js';
 import type { NotifySyncHint } from '../../protocol/codes.js';
 import { BroadcastRequest, UnicastPushRequest } from '../../protocol/messages.js';
-import { validatePushId, validateUnicast } from '../grpc/gateway-server.js';
-import { notifyPayload, pushTarget } from '../grpc/push-adapter.js';
+import { notifyPayload, pushTarget, validatePushId, validateUnicast } from '../push-requests.js';
 
 export type UnicastPush = {
   kind: 'unicast';

@@ -4,11 +4,10 @@
  * names; and the receiving end of such forwards.
  */
 import { headers, type Msg, type Subscription } from 'nats';
-import type { PushTarget } from '../../actors/session-system.js';
-import { UnavailableError } from '../../errors.js';
+import type { PushSink, PushTarget } from '../../actors/ports.js';
+import { messageOf, UnavailableError } from '../../errors.js';
 import type { PushResult } from '../../machines/session-machine.js';
 import type { NotifySyncHint } from '../../protocol/codes.js';
-import type { PushSink } from '../grpc/push-adapter.js';
 import type { ClusterNode } from './cluster-node.js';
 import type { SessionHandoff } from './session-handoff.js';
 
@@ -97,7 +96,7 @@ export class PushRouter {
       });
       return JSON.parse(r.string()) as PushResult;
     } catch (err) {
-      return unavailable(`node ${entry.node} holding the session is unreachable (${String(err)})`);
+      return unavailable(`node ${entry.node} holding the session is unreachable (${messageOf(err)})`);
     }
   }
 

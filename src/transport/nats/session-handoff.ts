@@ -131,10 +131,7 @@ export class SessionHandoff {
         );
         pushSeq = (JSON.parse(r.string()) as { pushSeq?: number }).pushSeq ?? 0;
       } catch (err) {
-        logger.warn(
-          { openid, node: entry.node, err: String(err) },
-          'holder did not hand over; rebuilding from the log',
-        );
+        logger.warn({ openid, node: entry.node, err }, 'holder did not hand over; rebuilding from the log');
       }
     }
     if (this.node.system?.findByOpenid(openid)) return;

@@ -14,7 +14,7 @@
  * stored: retry with the same Nats-Msg-Id, the stream drops the duplicate).
  */
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { JetStreamApiError } from '../../errors.js';
+import { CodedError, JetStreamApiError, messageOf } from '../../errors.js';
 
 interface Pending {
   resolve: (seq: number) => void;
@@ -114,7 +114,7 @@ export class StreamPublisher {
       try {
         this.nc.publish(subject, data, { reply: this.inbox + token, headers });
       } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(err instanceof Error ? err : new CodedError('INTERNAL', messageOf(err), { cause: err }));
         return;
       }
       this.pending.set(token, { resolve, reject, deadline: performance.now() + this.timeoutMs });

@@ -3,7 +3,6 @@
  * All quiche work for a connection happens in flush(): read streams, write the
  * queued bytes in one streamSend, close if asked, drain packets, re-arm timer.
  */
-import type { Endpoint } from './endpoint.js';
 import { type NativeConnection, type NativeHostPort, quiche } from './native.js';
 import type { CloseInfo, HostPort, StreamConnection, TransportCounters } from './types.js';
 import { WriteQueue } from './write-queue.js';
@@ -24,6 +23,24 @@ export function streamErrorCode(e: unknown): { kind: 'reset' | 'stopped' | 'othe
   const m = /Stream(Reset|Stopped)\((\d+)\)/.exec(msg);
   if (m === null) return { kind: 'other', code: 0 };
   return { kind: m[1] === 'Reset' ? 'reset' : 'stopped', code: Number(m[2]) };
+}
+
+/**
+ * What a connection asks of the endpoint driving it (endpoint.ts implements
+ * it): declared here so that the two modules do not import each other.
+ */
+export interface ConnDriver {
+  /** A buffer to encode outgoing packets into, shared by the endpoint's connections. */
+  readonly scratch: Buffer;
+  markDirty(conn: QuicConn): void;
+  established(conn: QuicConn): void;
+  maintainPaths(conn: QuicConn): void;
+  sendAll(conn: QuicConn): void;
+  updateTimer(conn: QuicConn): void;
+  removeTimer(conn: QuicConn): void;
+  sessionOpened(conn: QuicConn): void;
+  connClosed(conn: QuicConn, info: CloseInfo): void;
+  finalized(conn: QuicConn): void;
 }
 
 export interface ConnOptions {
@@ -76,7 +93,7 @@ export class QuicConn implements StreamConnection {
   private pendingInfo: CloseInfo | null = null;
 
   constructor(
-    private readonly ep: Endpoint,
+    private readonly ep: ConnDriver,
     readonly q: NativeConnection,
     o: ConnOptions,
   ) {

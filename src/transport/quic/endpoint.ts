@@ -5,14 +5,14 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import type { QuicConn } from './connection.js';
+import type { ConnDriver, QuicConn } from './connection.js';
 import { CID_LEN, MAX_DATAGRAM, type NativeSendInfo } from './native.js';
 import { TimerHeap } from './timer-heap.js';
 import type { CloseInfo } from './types.js';
 
 const ARENA_BYTES = 256 * 1024;
 
-export abstract class Endpoint {
+export abstract class Endpoint implements ConnDriver {
   /** Scratch buffer for stream reads (data is copied out before delivery). */
   readonly scratch = Buffer.allocUnsafe(64 * 1024);
   protected readonly heap = new TimerHeap<QuicConn>();
