@@ -96,7 +96,7 @@ describe('hostile and slow clients', () => {
   });
 
   it('session_timeout: a session with no frame is closed (code 0) even if QUIC stays alive', async () => {
-    const { gw, good } = await setup({ server: { sessionTimeoutMs: 800 } });
+    const { gw } = await setup({ server: { sessionTimeoutMs: 800 } });
     const r = await RawClient.connect(gw, { keepAliveMs: 100 });
     r.start('quiet-one');
     await r.nextWhere((p) => p.type === PushType.START_RESP);
@@ -105,8 +105,11 @@ describe('hostile and slow clients', () => {
     assert.equal(info.isApp, true);
     assert.equal(info.reason, 'session_timeout');
     await waitFor(() => gw.system.findByOpenid('quiet-one') === undefined, 10_000, 'session freed');
-    // The good session stays because it speaks; its own session_timeout applies too, so check right away.
-    assert.ok((await good.heartbeat()).serverTimestamp > 0);
+    // The gateway still serves: a new session is started. (Not the setup's session: it is subject to the
+    // same 800 ms timeout, and a loaded machine may let it lapse before it speaks.)
+    const fresh = await connectClient(gw, 'speaks-after');
+    clients.push(fresh);
+    assert.notEqual(fresh.sessionId, '');
   });
 
   it('frames pipelined behind START while authenticating are bounded (close 0x03)', async () => {
