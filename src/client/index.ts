@@ -13,3 +13,4 @@ export {
   type ReconnectInfo,
 } from './gate-client.js';
 export { PushClient, type PushClientOptions } from './push-client.js';
+export { DEFAULT_PUSH_WINDOW, PushStream, PushStreamError, type PushStreamOptions } from './push-stream.js';

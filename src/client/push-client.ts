@@ -1,6 +1,7 @@
 /**
  * A promise-based client of the gateway's GatewayService (PushToClient,
- * BatchPushToClients, BroadcastToClients), for upstream services, tools and tests.
+ * BatchPushToClients, BroadcastToClients, PushStream), for upstream services,
+ * tools and tests.
  */
 import * as grpc from '@grpc/grpc-js';
 import { bearerHeader } from '../auth/bearer.js';
@@ -13,6 +14,7 @@ import type {
   UnicastPushResponse,
 } from '../protocol/messages.js';
 import { GatewayServiceClient, type UnaryMethod } from '../transport/grpc/service-defs.js';
+import { PushStream, type PushStreamOptions } from './push-stream.js';
 
 export interface PushClientOptions {
   /** Deadline of one call (default 10 s). */
@@ -72,17 +74,29 @@ export class PushClient {
     return this.call(this.client.BroadcastToClients, req);
   }
 
+  /**
+   * A PushStream: pushes pipelined on one gRPC stream, accepted in the order `push` is
+   * called (docs/protocol.md section 5.4). No deadline: the stream lives until closed.
+   */
+  stream(options: PushStreamOptions = {}): PushStream {
+    return new PushStream(this.client.PushStream(this.metadata()), options);
+  }
+
   close(): void {
     this.client.close();
+  }
+
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.authorization !== null) metadata.set('authorization', this.authorization);
+    return metadata;
   }
 
   private call<Req, Res>(method: UnaryMethod<Req, Res>, req: Partial<Req>): Promise<Res> {
     return new Promise((resolve, reject) => {
       const options: Partial<grpc.CallOptions> = { deadline: Date.now() + this.timeoutMs };
       const done: grpc.requestCallback<Res> = (err, res) => (err ? reject(err) : resolve(res!));
-      const metadata = new grpc.Metadata();
-      if (this.authorization !== null) metadata.set('authorization', this.authorization);
-      method.call(this.client, req, metadata, options, done);
+      method.call(this.client, req, this.metadata(), options, done);
     });
   }
 }

@@ -62,6 +62,8 @@ export type UnicastResult = Message<'UnicastResult'>;
 export type BatchUnicastPushResponse = Message<'BatchUnicastPushResponse'>;
 export type BroadcastRequest = Message<'BroadcastRequest'>;
 export type BroadcastResponse = Message<'BroadcastResponse'>;
+export type StreamPushRequest = Message<'StreamPushRequest'>;
+export type StreamPushResponse = Message<'StreamPushResponse'>;
 
 /** Encoder/decoder pair for one message type. */
 export interface Codec<T> {
@@ -112,6 +114,8 @@ export const BatchUnicastPushRequest = codecOf('BatchUnicastPushRequest');
 export const BatchUnicastPushResponse = codecOf('BatchUnicastPushResponse');
 export const BroadcastRequest = codecOf('BroadcastRequest');
 export const BroadcastResponse = codecOf('BroadcastResponse');
+export const StreamPushRequest = codecOf('StreamPushRequest');
+export const StreamPushResponse = codecOf('StreamPushResponse');
 
 /** The generated services of package gatesvr.v1 (method descriptors on their prototypes). */
 export const services = { UpstreamService: pb.UpstreamService, GatewayService: pb.GatewayService };

@@ -1,6 +1,7 @@
 /**
  * The gateway's GatewayService (docs/protocol.md section 5): upstreams push to clients
- * through it. Requests are validated here (push-requests.ts); the push logic is behind
+ * through it, one push per call or pipelined on a PushStream (push-stream.ts). Requests
+ * are validated here (push-requests.ts); the push logic is behind
  * `PushApi`. A failing `PushApi` call becomes the gRPC status its error code maps to
  * (`toGrpcStatus`: UNAVAILABLE when nothing could be accepted); the server never crashes on one.
  */
@@ -8,18 +9,21 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, silentLogger } from '../../actors/ports.js';
 import { bearerChecker } from '../../auth/bearer.js';
-import { CodedError } from '../../errors.js';
+import { CodedError, toGrpcStatus } from '../../errors.js';
 import type {
   BatchUnicastPushRequest,
   BatchUnicastPushResponse,
   BroadcastRequest,
   BroadcastResponse,
+  StreamPushRequest,
+  StreamPushResponse,
   UnicastPushRequest,
   UnicastPushResponse,
   UnicastResult,
   UnicastTarget,
 } from '../../protocol/messages.js';
 import { validatePushId, validateTarget, validateUnicast } from '../push-requests.js';
+import { servePushStream } from './push-stream.js';
 import { bindServer, DEFAULT_SERVER_OPTIONS, shutdownServer, unaryHandler } from './server-util.js';
 import { GatewayServiceDefinition } from './service-defs.js';
 
@@ -55,30 +59,42 @@ export async function startGatewayServer(
 ): Promise<GatewayServer> {
   const onError = (method: string) => (err: unknown) => logger.warn({ method, err }, 'push api failed');
   const allowed = security.token ? bearerChecker(security.token) : null;
+  const authenticated = (call: { metadata: grpc.Metadata; getPeer(): string }): boolean => {
+    if (allowed === null) return true;
+    const values = call.metadata.get('authorization');
+    if (values.length === 1 && allowed(String(values[0]))) return true;
+    logger.debug({ peer: call.getPeer() }, 'push api call refused: not authenticated');
+    return false;
+  };
+  const unauthenticated = () => new CodedError('UNAUTHENTICATED', UNAUTHENTICATED_DETAILS);
   // Wraps a handler so that an unauthenticated call is refused before its request is even validated.
   const guarded =
     <Req, Res>(fn: (req: Req) => Promise<Res> | Res) =>
     (req: Req, call: grpc.ServerUnaryCall<Req, Res>): Promise<Res> | Res => {
-      if (allowed !== null) {
-        const values = call.metadata.get('authorization');
-        if (values.length !== 1 || !allowed(String(values[0]))) {
-          logger.debug({ peer: call.getPeer() }, 'push api call refused: not authenticated');
-          throw new CodedError('UNAUTHENTICATED', UNAUTHENTICATED_DETAILS);
-        }
-      }
+      if (!authenticated(call)) throw unauthenticated();
       return fn(req);
     };
+  const pushOne = (req: UnicastPushRequest): Promise<UnicastPushResponse> | UnicastPushResponse => {
+    const bad = validateUnicast(req);
+    if (bad !== null) return badRequest(bad);
+    return api.pushToClient(req);
+  };
 
   const server = new grpc.Server(DEFAULT_SERVER_OPTIONS);
   server.addService(GatewayServiceDefinition, {
     PushToClient: unaryHandler<UnicastPushRequest, UnicastPushResponse>(
-      guarded((req) => {
-        const bad = validateUnicast(req);
-        if (bad !== null) return badRequest(bad);
-        return api.pushToClient(req);
-      }),
+      guarded(pushOne),
       onError('PushToClient'),
     ),
+
+    // The same rules as PushToClient, per push; only a missing token fails the whole stream.
+    PushStream: (call: grpc.ServerDuplexStream<StreamPushRequest, StreamPushResponse>) => {
+      if (!authenticated(call)) {
+        call.emit('error', toGrpcStatus(unauthenticated()));
+        return;
+      }
+      servePushStream(call, pushOne, { onError: onError('PushStream') });
+    },
 
     BatchPushToClients: unaryHandler<BatchUnicastPushRequest, BatchUnicastPushResponse>(
       guarded(async (req) => {

@@ -2,7 +2,8 @@
  * grpc-js service definitions for docs/protocol.md section 5, derived from the method descriptors
  * that protobufjs-cli generates into src/gen/ (path, request and response type per method; no
  * proto-loader). Method keys are the proto method names; `originalName` is the camelCase alias
- * grpc-js also exposes on generated clients.
+ * grpc-js also exposes on generated clients. Unary and bidirectional-streaming methods are
+ * supported (PushStream); one-sided streaming is refused at load, as nothing uses it.
  */
 import * as grpc from '@grpc/grpc-js';
 import { type Codec, codecOf, type Message, type MessageName, services } from '../../protocol/messages.js';
@@ -55,13 +56,15 @@ function definitionOf<S extends object>(service: { prototype: S }): DefinitionOf
     const m = proto[key];
     if (typeof m !== 'function' || typeof (m as Partial<MethodDescriptor>).path !== 'string') continue;
     const d = m as unknown as MethodDescriptor; // not the constructor: a method with its descriptor
-    if (d.requestStream || d.responseStream) throw new Error(`${d.path}: streaming is not supported`);
+    const bidi = d.requestStream === true;
+    if (bidi !== (d.responseStream === true))
+      throw new Error(`${d.path}: only unary and bidirectional streaming are supported`);
     const req = codecOf(messageName(d.requestType)) as Codec<object>;
     const res = codecOf(messageName(d.responseType)) as Codec<object>;
     def[d.name] = {
       path: d.path,
-      requestStream: false,
-      responseStream: false,
+      requestStream: bidi,
+      responseStream: bidi,
       requestSerialize: serializerOf(req),
       requestDeserialize: deserializerOf(req),
       responseSerialize: serializerOf(res),
@@ -106,15 +109,30 @@ export interface UnaryMethod<Req, Res> {
   ): grpc.ClientUnaryCall;
 }
 
+/** Bidirectional-streaming method of a generic client (grpc-js argument forms). */
+export interface BidiMethod<Req, Res> {
+  (metadata?: grpc.Metadata, options?: Partial<grpc.CallOptions>): grpc.ClientDuplexStream<Req, Res>;
+  (options?: Partial<grpc.CallOptions>): grpc.ClientDuplexStream<Req, Res>;
+}
+
+/** The client method type of one descriptor: streaming ones return a duplex stream. */
+type MethodOf<D> = D extends {
+  readonly requestType: infer Q;
+  readonly responseType: infer R;
+  readonly requestStream: infer B;
+}
+  ? B extends true
+    ? BidiMethod<MessageOf<Q>, MessageOf<R>>
+    : UnaryMethod<MessageOf<Q>, MessageOf<R>>
+  : never;
+
 /** A generic client of generated service S: each rpc under its proto name and camelCase alias. */
 type ClientOf<S> = grpc.Client & {
   [K in keyof Descriptors<S> as
     | K
-    | (Descriptors<S>[K] extends { readonly name: infer N extends string }
-        ? N
-        : never)]: Descriptors<S>[K] extends { readonly requestType: infer Q; readonly responseType: infer R }
-    ? UnaryMethod<MessageOf<Q>, MessageOf<R>>
-    : never;
+    | (Descriptors<S>[K] extends { readonly name: infer N extends string } ? N : never)]: MethodOf<
+    Descriptors<S>[K]
+  >;
 };
 
 export type UpstreamServiceClient = ClientOf<InstanceType<typeof services.UpstreamService>>;
