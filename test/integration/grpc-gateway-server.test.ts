@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { UnavailableError } from '../../src/errors.js';
 import type {
   BatchUnicastPushRequest,
   BroadcastRequest,
+  StreamPushResponse,
   UnicastPushRequest,
 } from '../../src/protocol/messages.js';
 import { type PushApi, startGatewayServer } from '../../src/transport/grpc/gateway-server.js';
@@ -29,6 +31,7 @@ describe('gateway gRPC server', { timeout: 60_000 }, () => {
   const api: PushApi = {
     async pushToClient(req) {
       if (explode) throw new Error('kaboom');
+      if (req.targetId === 'store-down') throw new UnavailableError('event log unavailable');
       seen.unicast.push(req);
       if (req.targetId === 'missing')
         return { success: false, message: 'no such', errorCode: 'SESSION_NOT_FOUND' };
@@ -179,5 +182,58 @@ describe('gateway gRPC server', { timeout: 60_000 }, () => {
       raw.close();
     }
     assert.equal((await push({ targetType: 'openid', targetId: 'u1' })).success, true);
+  });
+
+  it('PushStream: answers every push by seq, refusals and failures included, then ends OK', async () => {
+    const call = client.PushStream();
+    const answers: StreamPushResponse[] = [];
+    call.on('data', (r: StreamPushResponse) => answers.push(r));
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    const before = seen.unicast.length;
+    const pushes: Array<Partial<UnicastPushRequest> | null> = [
+      { targetType: 'openid', targetId: 's1', content: 'one' },
+      { targetType: 'session', targetId: 'missing' },
+      { targetType: 'user', targetId: 'u1' },
+      null, // no push at all
+      { targetType: 'openid', targetId: 'store-down' },
+      { targetType: 'openid', targetId: 's1', content: 'two' },
+    ];
+    pushes.forEach((push, i) => {
+      call.write(push === null ? { seq: 100 + i } : { seq: 100 + i, push: push as UnicastPushRequest });
+    });
+    call.end();
+    assert.equal((await status).code, grpc.status.OK);
+    const bySeq = new Map(answers.map((a) => [a.seq, a]));
+    assert.equal(bySeq.size, pushes.length);
+    const outcome = (seq: number) => [bySeq.get(seq)!.success, bySeq.get(seq)!.errorCode];
+    assert.deepEqual(outcome(100), [true, '']);
+    assert.deepEqual(outcome(101), [false, 'SESSION_NOT_FOUND']);
+    assert.deepEqual(outcome(102), [false, 'BAD_REQUEST']);
+    assert.deepEqual(outcome(103), [false, 'BAD_REQUEST']);
+    assert.deepEqual(outcome(104), [false, 'UNAVAILABLE']);
+    assert.deepEqual(outcome(105), [true, '']);
+    // The api saw the valid pushes in stream order.
+    assert.deepEqual(
+      seen.unicast.slice(before).map((r) => r.content || r.targetId),
+      ['one', 'missing', 'two'],
+    );
+
+    explode = true;
+    try {
+      const failing = client.PushStream();
+      const got: StreamPushResponse[] = [];
+      failing.on('data', (r: StreamPushResponse) => got.push(r));
+      const ended = new Promise<grpc.StatusObject>((resolve) => failing.on('status', resolve));
+      failing.write({ seq: 7, push: { targetType: 'openid', targetId: 'u1' } as UnicastPushRequest });
+      failing.end();
+      assert.equal((await ended).code, grpc.status.OK);
+      assert.deepEqual(
+        got.map((r) => [r.seq, r.success, r.errorCode]),
+        [[7, false, 'INTERNAL']],
+      );
+      assert.match(got[0]!.message, /kaboom/);
+    } finally {
+      explode = false;
+    }
   });
 });

@@ -62,10 +62,23 @@ describe('push API token', { timeout: 60_000 }, () => {
       // Malformed requests are refused as unauthenticated too, not validated first.
       await assert.rejects(anonymous.push({ targetType: 'nonsense', targetId: '' }), refused);
 
+      // A stream without the token fails as a whole; none of its pushes is delivered.
+      const stream = anonymous.stream({ window: 4 });
+      const streamed = ['s-1', 's-2', 's-3'].map((content) => stream.push({ ...push, content }));
+      for (const p of streamed) await assert.rejects(p, refused);
+      await stream.close();
+      const wrongStream = wrong.stream();
+      await assert.rejects(wrongStream.push({ ...push, content: 's-wrong' }), refused);
+
       const r = await right.push({ ...push, content: 'right' });
       assert.equal(r.success, true, r.message);
       // Pushes to one session arrive in order: had any refused one been accepted, it would come first.
       assert.equal((await client.nextNotify()).content, 'right');
+      const ok = right.stream();
+      const sr = await ok.push({ ...push, content: 'right-stream' });
+      assert.equal(sr.success, true, sr.message);
+      await ok.close();
+      assert.equal((await client.nextNotify()).content, 'right-stream');
       const b = await right.broadcast({ content: 'all' });
       assert.equal(b.success, true, b.message);
       assert.equal((await client.nextNotify()).content, 'all');

@@ -12,6 +12,7 @@ import { PushClient } from '../../src/client/push-client.js';
 import { GateError } from '../../src/errors.js';
 import type { Gateway } from '../../src/gateway.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
+import type { UnicastPushResponse } from '../../src/protocol/messages.js';
 import {
   connectClient,
   login,
@@ -104,6 +105,26 @@ describe('idempotent and size-checked pushes', { timeout: 60_000 }, () => {
     const again = await pusher.push({ ...req, content: 'changed' });
     assert.deepEqual(again, first);
     await receivesOnce(alice, 'once', 'marker-u');
+  });
+
+  it('a push_id is one push across PushToClient and PushStream, and within one stream', async () => {
+    const req = { targetType: 'openid', targetId: 'alice', content: 'cross', pushId: 's-1' };
+    const first = await pusher.push(req);
+    assert.equal(first.success, true, first.message);
+    const stream = pusher.stream({ window: 8 });
+    // Repeats on the stream, written before either is answered, plus a new id after them.
+    const [again, twice, fresh] = await Promise.all([
+      stream.push({ ...req, content: 'changed' }),
+      stream.push(req),
+      stream.push({ ...req, content: 'fresh', pushId: 's-2' }),
+    ]);
+    await stream.close();
+    const fields = (r: UnicastPushResponse) => [r.success, r.message, r.errorCode];
+    assert.deepEqual(fields(again!), fields(first));
+    assert.deepEqual(fields(twice!), fields(first));
+    assert.equal(fresh!.success, true, fresh!.message);
+    assert.equal((await alice.nextNotify()).content, 'cross');
+    await receivesOnce(alice, 'fresh', 'marker-s');
   });
 
   it('a batch repeated with the same push_id reaches each target once', async () => {
