@@ -24,6 +24,12 @@ interface Waiter {
   reject(err: Error): void;
 }
 
+interface Queued {
+  seq: number;
+  req: Partial<UnicastPushRequest>;
+  waiter: Waiter;
+}
+
 /** The stream failed or ended before a push was answered: the push may or may not have been accepted. */
 export class PushStreamError extends Error {
   constructor(
@@ -41,8 +47,9 @@ export class PushStream {
   private nextSeq = 1;
   /** Written, waiting for their answers. */
   private readonly unanswered = new Map<number, Waiter>();
-  /** Not written yet (the window is full), in call order. */
-  private readonly queued: Array<{ seq: number; req: Partial<UnicastPushRequest>; waiter: Waiter }> = [];
+  /** Not written yet (the window is full), in call order, from `head` on (no O(n) shift per write). */
+  private queued: Array<Queued | undefined> = [];
+  private head = 0;
   private closing = false;
   private ended = false;
   private failure: PushStreamError | null = null;
@@ -71,7 +78,7 @@ export class PushStream {
 
   /** Pushes waiting for an answer (written or queued). */
   get pending(): number {
-    return this.unanswered.size + this.queued.length;
+    return this.unanswered.size + this.waiting();
   }
 
   push(req: Partial<UnicastPushRequest>): Promise<UnicastPushResponse> {
@@ -80,7 +87,7 @@ export class PushStream {
     return new Promise((resolve, reject) => {
       const seq = this.nextSeq++;
       const waiter = { resolve, reject };
-      if (this.unanswered.size < this.window && this.queued.length === 0) this.write(seq, req, waiter);
+      if (this.unanswered.size < this.window && this.waiting() === 0) this.write(seq, req, waiter);
       else this.queued.push({ seq, req, waiter });
     });
   }
@@ -110,8 +117,8 @@ export class PushStream {
     if (!waiter) return;
     this.unanswered.delete(res.seq);
     waiter.resolve({ success: res.success, message: res.message, errorCode: res.errorCode });
-    while (this.queued.length > 0 && this.unanswered.size < this.window) {
-      const next = this.queued.shift()!;
+    while (this.waiting() > 0 && this.unanswered.size < this.window) {
+      const next = this.dequeue();
       this.write(next.seq, next.req, next.waiter);
     }
     if (this.closing) this.endWhenWritten();
@@ -119,7 +126,7 @@ export class PushStream {
 
   /** Half-closes once every queued push is written (the gateway then answers the rest and ends). */
   private endWhenWritten(): void {
-    if (this.ended || this.queued.length > 0) return;
+    if (this.ended || this.waiting() > 0) return;
     this.ended = true;
     this.call.end();
   }
@@ -128,6 +135,23 @@ export class PushStream {
     this.failure ??= err;
     for (const w of this.unanswered.values()) w.reject(this.failure);
     this.unanswered.clear();
-    for (const q of this.queued.splice(0)) q.waiter.reject(this.failure);
+    while (this.waiting() > 0) this.dequeue().waiter.reject(this.failure);
+  }
+
+  private waiting(): number {
+    return this.queued.length - this.head;
+  }
+
+  private dequeue(): Queued {
+    const next = this.queued[this.head]!;
+    this.queued[this.head++] = undefined;
+    if (this.head === this.queued.length) {
+      this.queued = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queued.length) {
+      this.queued = this.queued.slice(this.head);
+      this.head = 0;
+    }
+    return next;
   }
 }
