@@ -28,6 +28,7 @@ import {
   benchPatch,
   closeSessions,
   connectSessions,
+  cpuNow,
   type GatewayStats,
   round2,
   type Stack,
@@ -37,7 +38,8 @@ import {
 
 export const usage =
   '--count N (pushes per row, 50000)  --inflight N (unary calls in flight, 200)  ' +
-  '--window W (stream window and JetStream acks in flight, 256)  --no-nats 1 (skip the NATS rows)';
+  '--window W (stream window and JetStream acks in flight, 256)  --no-nats 1 (skip the NATS rows)  ' +
+  '--stream-only 1 (no unary row: for --cpu-prof)';
 
 const PAYLOAD_BYTES = 256;
 const MAX_QUEUE = 100_000;
@@ -56,8 +58,9 @@ interface Row {
   dup: number;
   refused: number;
   drained: boolean;
-  /** Gateway CPU per push, µs. */
+  /** CPU per push, µs: the gateway, and this process (producer + subscriber). */
   gatewayUs: number;
+  benchUs: number;
   load: string;
 }
 
@@ -141,10 +144,12 @@ async function measureRow(
   progress(`${log}: ${row}`);
   sub.reset(base.next, count);
   const g0 = await stack.gateway.stats<GatewayStats>();
+  const c0 = cpuNow();
   const t0 = performance.now();
   const refused = await producer(count, base.next);
   await sub.wait(10_000);
   const r = sub.result;
+  const c1 = cpuNow();
   const g1 = await stack.gateway.stats<GatewayStats>();
   base.next += count;
   let drained = false;
@@ -167,6 +172,7 @@ async function measureRow(
     refused,
     drained,
     gatewayUs: (g1.cpuUs - g0.cpuUs) / Math.max(1, r.count),
+    benchUs: (c1 - c0) / Math.max(1, r.count),
     load: load(),
   };
   progress(
@@ -291,7 +297,9 @@ export async function run(opts: RunOptions = {}): Promise<void> {
         (stack) => {
           const p = grpcProducer(stack);
           return [
-            [`unary, ${inflight} in flight`, unaryProducer(p, 'ps-0', inflight)],
+            ...(a['stream-only'] === undefined
+              ? [[`unary, ${inflight} in flight`, unaryProducer(p, 'ps-0', inflight)] as [string, Producer]]
+              : []),
             [`PushStream, window ${window}`, streamProducer(p, 'ps-0', window)],
           ];
         },
@@ -326,6 +334,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
     for (const p of producers) p.close();
   }
 
+  // --stream-only (for profiles): the first row stands in as the baseline.
   const unary = rows[0]!;
   table(
     [
@@ -339,6 +348,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       'refused',
       'drained',
       'gateway µs/push',
+      'bench µs/push',
       'load avg (1/5/15 min)',
     ],
     rows.map((r) => [
@@ -352,10 +362,11 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       String(r.refused),
       String(r.drained),
       r.gatewayUs,
+      r.benchUs,
       r.load,
     ]),
   );
-  const stream = rows[1]!;
+  const stream = rows[a['stream-only'] === undefined ? 1 : 0]!;
   emitResult({
     scenario: 'push-stream',
     value: round2(stream.rate),
@@ -373,6 +384,7 @@ export async function run(opts: RunOptions = {}): Promise<void> {
       refused: r.refused,
       drained: r.drained,
       gatewayCpuUsPerPush: round2(r.gatewayUs),
+      benchCpuUsPerPush: round2(r.benchUs),
       loadAverage: r.load,
     })),
   });

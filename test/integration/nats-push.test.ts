@@ -114,6 +114,17 @@ describe('gateway on NATS JetStream', { timeout: 90_000 }, () => {
     const r = await pushA.push({ targetType: 'openid', targetId: 'bob', content: 'via-a' });
     assert.equal(r.success, true, r.message);
     assert.equal((await bob.nextNotify()).content, 'via-a', 'gRPC push forwarded from A');
+    // A PushStream on A: every push forwarded to B, accepted there in stream order.
+    const stream = pushA.stream({ window: 64 });
+    const sent = Array.from({ length: 500 }, (_, i) => `fwd-${i}`);
+    const answers = await Promise.all(
+      sent.map((content) => stream.push({ targetType: 'openid', targetId: 'bob', content })),
+    );
+    await stream.close();
+    for (const ans of answers) assert.equal(ans.success, true, ans.message);
+    const forwarded: string[] = [];
+    while (forwarded.length < sent.length) forwarded.push((await bob.nextNotify()).content);
+    assert.deepEqual(forwarded, sent);
     // NATS push while bob is on B.
     const js = nc.jetstream();
     await js.publish('gatesvr.push.openid.bob', UnicastPushRequest.encode({ content: 'n1' }));
