@@ -76,7 +76,8 @@ export class PushClient {
 
   /**
    * A PushStream: pushes pipelined on one gRPC stream, accepted in the order `push` is
-   * called (docs/protocol.md section 5.4). No deadline: the stream lives until closed.
+   * called (docs/protocol.md section 8, "Streaming pushes"). No deadline: the stream
+   * lives until closed.
    */
   stream(options: PushStreamOptions = {}): PushStream {
     return new PushStream(this.client.PushStream(this.metadata()), options);

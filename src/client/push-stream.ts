@@ -1,8 +1,9 @@
 /**
- * The producer side of GatewayService.PushStream (docs/protocol.md section 5.4): each
- * `push` gets the next seq and is written in call order, at most `window` unanswered at
- * a time (the rest wait here, in order); its promise settles with the answer carrying
- * that seq. The gateway accepts pushes to one session in the order they were written.
+ * The producer side of GatewayService.PushStream (docs/protocol.md section 8, "Streaming
+ * pushes"): each `push` gets the next seq and is written in call order, at most `window`
+ * unanswered at a time (the rest wait here, in order); its promise settles with the
+ * answer carrying that seq. The gateway accepts pushes to one session in the order they
+ * were written.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type {

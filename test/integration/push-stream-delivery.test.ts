@@ -1,6 +1,6 @@
 /**
- * GatewayService.PushStream on a real gateway (docs/protocol.md section 5.4): real
- * QUIC clients through the SDK, the SDK's PushClient.stream() as producer. Pushes on
+ * GatewayService.PushStream on a real gateway (docs/protocol.md section 8, "Streaming
+ * pushes"): real QUIC clients through the SDK, PushClient.stream() as producer. Pushes on
  * one stream are accepted in stream order and answered by seq; per-push refusals do
  * not break the stream; push_id de-duplication holds within a stream; cancelling a
  * stream loses no push that was answered success.

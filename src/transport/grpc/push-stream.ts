@@ -1,8 +1,8 @@
 /**
- * One GatewayService.PushStream call (docs/protocol.md section 5.4): pushes arrive in
- * stream order and go to the push API in that order, so pushes to one session are
- * accepted in stream order (the session actor queues them in call order). Answers are
- * written as each push completes, carrying its seq.
+ * One GatewayService.PushStream call (docs/protocol.md section 8, "Streaming pushes"):
+ * pushes arrive in stream order and go to the push API in that order, so pushes to one
+ * session are accepted in stream order (the session actor queues them in call order).
+ * Answers are written as each push completes, carrying its seq.
  *
  * Pipelining: the gateway reads ahead up to `maxInFlight` unanswered pushes, then stops
  * reading (HTTP/2 flow control holds the producer back) until half of them are answered.
