@@ -18,10 +18,11 @@
  *   npm run bench -- push-stream [--count 50000] [--inflight 200] [--window 256] [--no-nats 1]
  */
 import { loadavg } from 'node:os';
-import { type NatsConnection, connect as natsConnect } from 'nats';
+import { createInbox, headers, type NatsConnection, connect as natsConnect } from 'nats';
 import type { GateClient } from '../src/client/gate-client.js';
 import { PushClient } from '../src/client/push-client.js';
-import { UnicastPushRequest } from '../src/protocol/messages.js';
+import { UnicastPushRequest, UnicastPushResponse } from '../src/protocol/messages.js';
+import { REPLY_HEADER } from '../src/transport/nats/push-consumer.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { emitResult, progress, type RunOptions, table } from './lib/report.js';
 import {
@@ -42,7 +43,10 @@ export const usage =
   '--stream-only 1 (no unary row: for --cpu-prof)';
 
 const PAYLOAD_BYTES = 256;
-const MAX_QUEUE = 100_000;
+// Large enough that no row is refused QUEUE_FULL: the NATS producers have no window on the
+// session (a publish ack means stored in the push stream, not accepted by the session).
+const MAX_QUEUE = 200_000;
+const MAX_QUEUE_BYTES = 512 * 1_048_576;
 const WARMUP = 2_000;
 
 /** Content of the k-th push: its producer index, padded to 256 bytes. */
@@ -212,35 +216,73 @@ function streamProducer(p: PushClient, openid: string, window: number): Producer
   };
 }
 
+/**
+ * The gateway's answers to NATS pushes (Gatesvr-Reply header): the producer learns of
+ * refusals only this way. `settled()` resolves with the refusals once a round is answered.
+ */
+function natsAnswers(nc: NatsConnection) {
+  const subject = createInbox();
+  let answered = 0;
+  let refused = 0;
+  let want = Number.POSITIVE_INFINITY;
+  let done: (() => void) | null = null;
+  nc.subscribe(subject, {
+    callback: (_err, m) => {
+      answered++;
+      if (!UnicastPushResponse.decode(m.data).success) refused++;
+      if (answered >= want) done?.();
+    },
+  });
+  const h = headers();
+  h.set(REPLY_HEADER, subject);
+  return {
+    headers: h,
+    /** Starts a round of `n` pushes. */
+    reset(n: number) {
+      answered = 0;
+      refused = 0;
+      want = n;
+    },
+    settled(): Promise<number> {
+      if (answered >= want) return Promise.resolve(refused);
+      return new Promise((resolve) => {
+        done = () => resolve(refused);
+      });
+    },
+  };
+}
+
 function natsCoreProducer(nc: NatsConnection, subject: string): Producer {
+  const answers = natsAnswers(nc);
   return async (count, offset) => {
-    for (let k = 0; k < count; k++)
-      nc.publish(subject, UnicastPushRequest.encode({ content: contentOf(offset + k) }));
+    answers.reset(count);
+    for (let k = 0; k < count; k++) {
+      const data = UnicastPushRequest.encode({ content: contentOf(offset + k) });
+      nc.publish(subject, data, { headers: answers.headers });
+    }
     await nc.flush();
-    return 0;
+    return answers.settled();
   };
 }
 
 function jetStreamProducer(nc: NatsConnection, subject: string, window: number): Producer {
   const js = nc.jetstream();
+  const answers = natsAnswers(nc);
   return async (count, offset) => {
+    answers.reset(count);
     let next = 0;
-    let refused = 0;
     // `window` workers, each with one publish ack outstanding: issue order is still k order
     // (a worker takes the next k and publishes before yielding).
     await Promise.all(
       Array.from({ length: window }, async () => {
         while (next < count) {
           const k = next++;
-          try {
-            await js.publish(subject, UnicastPushRequest.encode({ content: contentOf(offset + k) }));
-          } catch {
-            refused++;
-          }
+          const data = UnicastPushRequest.encode({ content: contentOf(offset + k) });
+          await js.publish(subject, data, { headers: answers.headers });
         }
       }),
     );
-    return refused;
+    return answers.settled();
   };
 }
 
@@ -255,7 +297,10 @@ async function rowsOn(
   const stack = await startStack(
     opts,
     `push-stream-${log}`,
-    benchPatch({ ...patch, server: { maxQueue: MAX_QUEUE, ackTimeoutMs: 120_000 } }),
+    benchPatch({
+      ...patch,
+      server: { maxQueue: MAX_QUEUE, maxQueueBytes: MAX_QUEUE_BYTES, ackTimeoutMs: 120_000 },
+    }),
   );
   const clients: GateClient[] = [];
   const out: Row[] = [];
