@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { UnavailableError } from '../../src/errors.js';
-import type {
-  BatchUnicastPushRequest,
-  BroadcastRequest,
-  StreamPushResponse,
-  UnicastPushRequest,
+import {
+  type BatchUnicastPushRequest,
+  type BroadcastRequest,
+  StreamPushRequest,
+  type StreamPushResponse,
+  type UnicastPushRequest,
 } from '../../src/protocol/messages.js';
 import { type PushApi, startGatewayServer } from '../../src/transport/grpc/gateway-server.js';
 import { GatewayServiceClient, type UnaryMethod } from '../../src/transport/grpc/service-defs.js';
@@ -182,6 +183,38 @@ describe('gateway gRPC server', { timeout: 60_000 }, () => {
       raw.close();
     }
     assert.equal((await push({ targetType: 'openid', targetId: 'u1' })).success, true);
+  });
+
+  it('PushStream: garbage after a valid push fails that stream only; the server keeps serving', async () => {
+    const raw = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    try {
+      const call = raw.makeBidiStreamRequest(
+        '/gatesvr.v1.GatewayService/PushStream',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+      );
+      call.on('data', () => {});
+      const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      call.on('error', () => {});
+      call.write(
+        Buffer.from(
+          StreamPushRequest.encode({
+            seq: 1,
+            push: { targetType: 'openid', targetId: 'u1' } as UnicastPushRequest,
+          }),
+        ),
+      );
+      call.write(Buffer.from([0xff, 0xff, 0xff]));
+      call.end();
+      assert.notEqual((await status).code, grpc.status.OK);
+    } finally {
+      raw.close();
+    }
+    const stream = client.PushStream();
+    const answered = new Promise<StreamPushResponse>((resolve) => stream.once('data', resolve));
+    stream.write({ seq: 2, push: { targetType: 'openid', targetId: 'u1' } as UnicastPushRequest });
+    stream.end();
+    assert.equal((await answered).success, true);
   });
 
   it('PushStream: answers every push by seq, refusals and failures included, then ends OK', async () => {
