@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     if (a === '--seconds') opts.seconds = Number(args[++i]);
     else if (a.startsWith('--')) {
       opts.args ??= {};
-      opts.args[a.slice(2)] = args[++i] ?? '';
+      // A flag with no value (`--quick`, or followed by another flag) is ''.
+      const v = args[i + 1];
+      opts.args[a.slice(2)] = v === undefined || v.startsWith('--') ? '' : (args[++i] ?? '');
     } else names.push(a);
   }
   if (names.length === 0) {

@@ -58,4 +58,9 @@ describe('--help', () => {
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /failover: [\s\S]*--sessions/);
   });
+  it('npm run bench -- peers --help', () => {
+    const r = help('bench/main.ts', ['peers']);
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /peers: [\s\S]*--quick/);
+  });
 });
