@@ -43,6 +43,8 @@ const CLIENT_CHILD = new URL('./lib/peers/client-child.ts', import.meta.url);
 const SIO_CHILD = new URL('./lib/peers/sio-server-child.ts', import.meta.url);
 const PRODUCER_CHILD = new URL('./lib/peers/producer-child.ts', import.meta.url);
 const CLIENT_PROCS = 4;
+/** Connects under way at once, over all client processes (as bench/lib/stack.ts connectSessions). */
+const CONNECT_CONCURRENCY = 48;
 const WINDOW = 20;
 const WAIT_MS = 180_000;
 const KB = 1024;
@@ -193,7 +195,13 @@ class Clients {
       this.procs.map((p, k) => {
         const share = Math.floor(n / this.procs.length) + (k < n % this.procs.length ? 1 : 0);
         return share > 0
-          ? p.request({ type: 'connect', n: share, prefix: `${prefix}${k}`, persistent })
+          ? p.request({
+              type: 'connect',
+              n: share,
+              prefix: `${prefix}${k}`,
+              persistent,
+              concurrency: CONNECT_CONCURRENCY / this.procs.length,
+            })
           : null;
       }),
     );
@@ -235,7 +243,13 @@ async function measure(sut: Sut, p: Params): Promise<Measured> {
   const integrity: Measured['integrity'] = {};
   try {
     // Idle connections first, on a fresh server (one warm-up client so lazily built state is not counted).
-    await clients.procs[0]!.request({ type: 'connect', n: 1, prefix: 'warm', persistent: false });
+    await clients.procs[0]!.request({
+      type: 'connect',
+      n: 1,
+      prefix: 'warm',
+      persistent: false,
+      concurrency: 1,
+    });
     const rss0 = await sut.settledRss();
     progress(`${label}: connecting ${p.idle} idle clients`);
     const connectSeconds = await clients.connect(p.idle, 'idle');
@@ -246,7 +260,7 @@ async function measure(sut: Sut, p: Params): Promise<Measured> {
 
     // Unicast: one subscriber, a warm-up then the measured run.
     const one = clients.procs[0]!;
-    await one.request({ type: 'connect', n: 1, prefix: 'u', persistent: false });
+    await one.request({ type: 'connect', n: 1, prefix: 'u', persistent: false, concurrency: 1 });
     const unicast = async (n: number) => {
       await one.request({ type: 'expect', count: n, latency: true });
       const sent = await sut.producer.request<Sent>({ type: 'unicast', target: 'u-0', n, window: WINDOW });
@@ -288,7 +302,7 @@ async function measure(sut: Sut, p: Params): Promise<Measured> {
 
     // Resume: the subscriber drops, Q messages are queued for it, it reconnects.
     progress(`${label}: resume with ${p.queued} queued, ${p.rounds} round(s)`);
-    await one.request({ type: 'connect', n: 1, prefix: 'r', persistent: true });
+    await one.request({ type: 'connect', n: 1, prefix: 'r', persistent: true, concurrency: 1 });
     const times: number[] = [];
     let tally = EMPTY_TALLY;
     let recovered = true;

@@ -3,7 +3,7 @@
  * socket.io-client or mqtt.js) and checks what each receives (SeqCheck).
  *
  *   init { system, conn }                      -> {}
- *   connect { n, prefix, persistent }          -> { seconds }   n clients, 50 at a time
+ *   connect { n, prefix, persistent, concurrency } -> { seconds } n clients, `concurrency` at a time
  *   expect { count, latency }                  -> {}            every client now expects seqs 1..count
  *   wait { timeoutMs }                         -> WaitResult    when all have them (or the timeout)
  *   drop { index }                             -> {}            lose the connection, keep the session
@@ -85,7 +85,7 @@ serveChild(
             clients[i] = await connectPeer(system, conn, `${prefix}-${k}`, persistent, (p) => track(i, p));
           }
         };
-        await Promise.all(Array.from({ length: Math.min(50, n) }, worker));
+        await Promise.all(Array.from({ length: Math.min(body['concurrency'] as number, n) }, worker));
         return { seconds: (performance.now() - t0) / 1000 };
       }
       case 'expect': {

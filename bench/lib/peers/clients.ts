@@ -44,6 +44,8 @@ async function gatesvr(conn: PeerConn, id: string, onMessage: (p: Uint8Array) =>
     serverName: 'localhost',
     heartbeat: false,
     idleTimeoutMs: 120_000,
+    // Thousands of handshakes on two shared cores: the default 10 s is too short for the last ones.
+    connectTimeoutMs: 60_000,
   });
   c.onDelivered((d) => {
     if (d.kind !== 'notify') return;
