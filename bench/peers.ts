@@ -20,7 +20,7 @@
  * --quick: small counts for a smoke run. --systems gatesvr,socket.io,mqtt picks systems.
  */
 import { loadavg } from 'node:os';
-import { BenchChild } from './lib/child.js';
+import { BenchChild, type ProcStats } from './lib/child.js';
 import type { ResumeResult, WaitResult } from './lib/peers/client-child.js';
 import type { PeerConn, SystemName } from './lib/peers/clients.js';
 import { ensureMosquitto, startMosquitto } from './lib/peers/mosquitto.js';
@@ -85,6 +85,8 @@ interface Sut {
   settledRss(): Promise<number>;
   /** Resolves once the server has noticed that the (only) client dropped. */
   detached(): Promise<void>;
+  /** Resolves once the server holds no session of the clients closed before (STOP processed). */
+  empty(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -127,6 +129,10 @@ async function startGatesvr(opts: RunOptions): Promise<Sut> {
     async detached() {
       while ((await stack.gateway.stats<GatewayStats>()).connections > 0) await sleep(10);
     },
+    async empty() {
+      for (let i = 0; i < 600 && (await stack.gateway.stats<GatewayStats>()).sessions > 0; i++)
+        await sleep(100);
+    },
     async stop() {
       await child.stop();
       await stack.stop();
@@ -144,6 +150,10 @@ async function startSocketIo(): Promise<Sut> {
     settledRss: () => settleNode(child),
     // The server child's `queue` waits for the disconnect itself.
     detached: async () => {},
+    async empty() {
+      for (let i = 0; i < 600 && (await child.stats<{ clients: number } & ProcStats>()).clients > 0; i++)
+        await sleep(100);
+    },
     stop: () => child.stop(),
   };
 }
@@ -165,6 +175,7 @@ async function startMqtt(): Promise<Sut> {
     },
     // The client closes the socket itself; the broker sees the EOF at once.
     detached: () => sleep(100),
+    empty: () => sleep(100),
     async stop() {
       await child.stop();
       await broker.stop();
@@ -257,6 +268,7 @@ async function measure(sut: Sut, p: Params): Promise<Measured> {
     const idleKbPerConn = (rss1 - rss0) / p.idle / KB;
     progress(`  ${connectSeconds.toFixed(1)} s, ${idleKbPerConn.toFixed(1)} KB RSS each`);
     await clients.closeAll();
+    await sut.empty();
 
     // Unicast: one subscriber, a warm-up then the measured run.
     const one = clients.procs[0]!;
@@ -276,6 +288,7 @@ async function measure(sut: Sut, p: Params): Promise<Measured> {
     const unicastRate = p.unicast / ((u.r.lastAt - u.sent.startAt) / 1000);
     progress(`  ${unicastRate.toFixed(0)} msgs/s, p99 ${percentile(lat, 99).toFixed(2)} ms`);
     await clients.closeAll();
+    await sut.empty();
 
     // Fan-out: C clients over the client processes, a warm-up of 10 broadcasts then B.
     progress(`${label}: fan-out, ${p.broadcasts} broadcasts to ${p.fanoutClients} clients`);
@@ -299,6 +312,7 @@ async function measure(sut: Sut, p: Params): Promise<Measured> {
     const fanoutRate = (p.broadcasts * p.fanoutClients) / (fanoutMs / 1000);
     progress(`  ${fanoutRate.toFixed(0)} deliveries/s, full delivery in ${fanoutMs.toFixed(0)} ms`);
     await clients.closeAll();
+    await sut.empty();
 
     // Resume: the subscriber drops, Q messages are queued for it, it reconnects.
     progress(`${label}: resume with ${p.queued} queued, ${p.rounds} round(s)`);
@@ -326,6 +340,7 @@ async function measure(sut: Sut, p: Params): Promise<Measured> {
     const rs = sortedCopy(times);
     progress(`  median ${percentile(rs, 50).toFixed(1)} ms (recovered: ${recovered})`);
     await clients.closeAll();
+    await sut.empty();
 
     return {
       idleKbPerConn,

@@ -64,7 +64,7 @@ async function gatesvr(conn: PeerConn, id: string, onMessage: (p: Uint8Array) =>
       return c.resumed;
     },
     async close() {
-      await within(c.stop(), 5000, 'STOP').catch(() => c.close());
+      await within(c.stop(), 60_000, 'STOP').catch(() => c.close());
     },
   };
 }
