@@ -1,16 +1,23 @@
 /** The peers benchmark's delivery check and producer window (bench/lib/peers/payload.ts). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PAYLOAD_BYTES, readStamp, SeqCheck, sendWindowed, stamp } from '../../bench/lib/peers/payload.js';
+import {
+  nowMs,
+  PAYLOAD_BYTES,
+  readStamp,
+  SeqCheck,
+  sendWindowed,
+  stamp,
+} from '../../bench/lib/peers/payload.js';
 
 describe('peers payload', () => {
   it('is 256 bytes and carries its seq and send time', () => {
-    const before = performance.timeOrigin + performance.now();
+    const before = nowMs();
     const b = stamp(4_000_000_000);
     assert.equal(b.length, PAYLOAD_BYTES);
     const s = readStamp(b);
     assert.equal(s.seq, 4_000_000_000);
-    assert.ok(s.sentAt >= before && s.sentAt <= performance.timeOrigin + performance.now());
+    assert.ok(s.sentAt >= before && s.sentAt <= nowMs());
   });
 
   it('rejects a payload of another size', () => {

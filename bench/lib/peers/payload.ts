@@ -6,9 +6,13 @@
 
 export const PAYLOAD_BYTES = 256;
 
-/** Wall-clock ms with sub-ms resolution, comparable between processes on one machine. */
+/**
+ * ms on the system-wide monotonic clock (CLOCK_MONOTONIC via hrtime), so that
+ * stamps compare between processes. `performance.timeOrigin + now()` does not:
+ * two processes disagreed by ~24 ms (negative latencies).
+ */
 export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** seq (uint32 BE) at 0, send time (float64 BE, ms) at 4, filler after. */
