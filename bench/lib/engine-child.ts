@@ -7,6 +7,9 @@
  *   pump { frame (base64) }   -> writes that frame to every connection, as fast
  *                                as flow control takes it, until `halt`
  *   halt                      -> { written }
+ *   rounds { frame, n }       -> writes that frame once to every connection per
+ *                                event-loop turn, n turns (a broadcast's fan-out
+ *                                with nothing above the engine); answers at once
  *   stats { gc? }             -> ProcStats + { connections }
  */
 import { FrameDecoder } from '../../src/protocol/framing.js';
@@ -92,6 +95,16 @@ serveChild(
         for (const k of conns) k.blocked = false;
         schedule();
         return null;
+      case 'rounds': {
+        const frame = Buffer.from(body['frame'] as string, 'base64');
+        let left = body['n'] as number;
+        const round = () => {
+          for (const k of conns) if (!k.c.closed) k.c.write(frame);
+          if (--left > 0) setImmediate(round);
+        };
+        setImmediate(round);
+        return null;
+      }
       case 'halt':
         pumpFrame = null;
         return { written };

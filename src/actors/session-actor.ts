@@ -54,6 +54,31 @@ export interface SessionActorDeps {
   inspect?: (event: InspectionEvent) => void;
 }
 
+/**
+ * Actors holding pushes for the end of this event-loop turn. Pushes are batched
+ * per turn, not per microtask: the RPCs and broadcasts of one turn each run in
+ * their own microtask checkpoint, so a microtask flush gave every session one
+ * machine step per broadcast; one setImmediate for all actors gives it one
+ * step for the turn (and its frames leave in one write).
+ */
+let turnQueue: SessionActor[] = [];
+let turnScheduled = false;
+
+function flushTurn(): void {
+  turnScheduled = false;
+  const actors = turnQueue;
+  turnQueue = [];
+  for (const actor of actors) actor.flushPending();
+}
+
+function atEndOfTurn(actor: SessionActor): void {
+  turnQueue.push(actor);
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(flushTurn);
+  }
+}
+
 /** Placeholder for an events effect merged into an earlier append. */
 const MERGED: SessionEffect = { type: 'events', events: [] };
 
@@ -155,43 +180,47 @@ export class SessionActor {
 
   /**
    * Deliver a notify; resolves once it is accepted (stored) or refused. Pushes
-   * that reach the actor in one turn go to the machine as one PUSH batch (one
-   * machine step for a whole producer batch); any other event flushes them first,
-   * so arrival order is kept.
+   * that reach the actor in one event-loop turn (across RPCs and broadcasts) go
+   * to the machine as one PUSH batch at the turn's end; any other event flushes
+   * them first, so arrival order is kept.
    */
   push(payload: Uint8Array, hint: NotifySyncHint, bindSeq: number, pushId?: string): Promise<PushResult> {
-    if (this.ended) {
-      return Promise.resolve({
-        ok: false,
-        errorCode: 'SESSION_NOT_FOUND',
-        message: `session ${this.sessionId} closed`,
-      });
-    }
-    return new Promise((reply) => {
-      if (this.pendingPushes.length === 0) queueMicrotask(this.flushPushes);
-      this.pendingPushes.push({ payload, hint, bindSeq, pushId, reply });
-    });
+    if (this.ended) return Promise.resolve(this.closedResult());
+    return new Promise((reply) => this.offer({ payload, hint, bindSeq, pushId, reply }));
   }
 
-  private readonly flushPushes = (): void => {
+  /**
+   * `push` without a promise: `item.reply` gets the outcome (at once when the
+   * session is closed). A broadcast offers one shared, read-only item to every
+   * session and counts the replies, instead of a promise per session.
+   */
+  offer(item: PushItem): void {
+    if (this.ended) {
+      item.reply?.(this.closedResult());
+      return;
+    }
+    if (this.pendingPushes.length === 0) atEndOfTurn(this);
+    this.pendingPushes.push(item);
+  }
+
+  private closedResult(): PushResult {
+    return { ok: false, errorCode: 'SESSION_NOT_FOUND', message: `session ${this.sessionId} closed` };
+  }
+
+  /** Runs the pushes held for this turn as one PUSH step (the turn's end, or before any other event). */
+  flushPending(): void {
     if (this.pendingPushes.length === 0) return;
     const items = this.pendingPushes;
     this.pendingPushes = [];
     if (this.ended) {
-      for (const item of items) {
-        item.reply?.({
-          ok: false,
-          errorCode: 'SESSION_NOT_FOUND',
-          message: `session ${this.sessionId} closed`,
-        });
-      }
+      for (const item of items) item.reply?.(this.closedResult());
       return;
     }
     this.dispatch({ type: 'PUSH', items });
-  };
+  }
 
   send(command: SessionCommand): void {
-    if (this.pendingPushes.length > 0) this.flushPushes();
+    if (this.pendingPushes.length > 0) this.flushPending();
     this.dispatch(command);
     // The transport sends DETACH once the connection is closed: nothing more can go to it.
     if (command.type === 'DETACH') this.links.delete(command.linkId);

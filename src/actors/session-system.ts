@@ -4,7 +4,7 @@
  * section 4), and routes producer pushes to the right actor.
  */
 import { randomUUID } from 'node:crypto';
-import type { PushResult, SessionOutput } from '../machines/session-machine.js';
+import type { PushItem, PushResult, SessionOutput } from '../machines/session-machine.js';
 import type { SessionState } from '../machines/session-state.js';
 import { NotifySyncHint } from '../protocol/codes.js';
 import type { Logger, PushTarget, SessionLifecycle, SessionLink } from './ports.js';
@@ -117,15 +117,28 @@ export class SessionSystem {
    * One encoded payload fans out to every NORMAL session (or one zone). Returns
    * how many sessions accepted it; a session whose queue is full is skipped.
    */
-  async broadcast(payload: Uint8Array, zone: number, pushId?: string): Promise<number> {
-    const waits: Promise<PushResult>[] = [];
-    for (const actor of this.bySession.values()) {
-      const s = actor.state;
-      if (s.phase !== 'normal' || (zone !== 0 && s.zone !== zone)) continue;
-      waits.push(actor.push(payload, NotifySyncHint.IMMEDIATELY, 0, pushId));
-    }
-    const results = await Promise.all(waits);
-    return results.filter((r) => r.ok).length;
+  broadcast(payload: Uint8Array, zone: number, pushId?: string): Promise<number> {
+    // One item and one counter for the whole fan-out (not a promise per session):
+    // the payload is encoded once, and each session only adds its envelope.
+    return new Promise((resolve) => {
+      let waiting = 1;
+      let accepted = 0;
+      const release = (): void => {
+        if (--waiting === 0) resolve(accepted);
+      };
+      const reply = (r: PushResult): void => {
+        if (r.ok) accepted++;
+        release();
+      };
+      const item: PushItem = { payload, hint: NotifySyncHint.IMMEDIATELY, bindSeq: 0, pushId, reply };
+      for (const actor of this.bySession.values()) {
+        const s = actor.state;
+        if (s.phase !== 'normal' || (zone !== 0 && s.zone !== zone)) continue;
+        waiting++;
+        actor.offer(item);
+      }
+      release(); // the loop's own hold: resolves now when no session was offered it
+    });
   }
 
   /** Close every link with SERVER_SHUTDOWN; sessions stay in the log for a resume elsewhere. */

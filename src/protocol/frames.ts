@@ -88,9 +88,52 @@ export function answerFrame(
   );
 }
 
-/** Reliable NOTIFY; `payload` is an encoded NotifyMessage, shared by every target of a broadcast. */
+/** ServerPush field tags (field << 3 | wire type) of a NOTIFY: seq_id varint, type varint, payload bytes. */
+const SEQ_TAG = (2 << 3) | 0;
+const TYPE_TAG = (3 << 3) | 0;
+const PAYLOAD_TAG = (4 << 3) | 2;
+
+/** Write `n` (a non-negative safe integer) as a protobuf varint at `off`; returns the offset after it. */
+function writeVarint(out: Uint8Array, off: number, n: number): number {
+  // Above 2^31 bitwise operators would truncate: divide instead.
+  while (n > 0x7fffffff) {
+    out[off++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  while (n > 127) {
+    out[off++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[off++] = n;
+  return off;
+}
+
+/**
+ * Reliable NOTIFY; `payload` is an encoded NotifyMessage, shared by every target
+ * of a broadcast. Only the envelope's seq differs per session, so the frame is
+ * written directly (the same bytes ServerPush.encode gives: fields in number
+ * order, defaults left out) around the pre-encoded payload: one buffer and one
+ * copy of the payload per delivery, no message object, no encoder.
+ */
 export function notifyFrame(seq: number, payload: Uint8Array): Uint8Array {
-  return pushFrame(PushType.NOTIFY, 0, seq, payload);
+  const seqField = seq === 0 ? 0 : 1 + varintBytes(seq);
+  const payloadField = payload.length === 0 ? 0 : 1 + varintBytes(payload.length) + payload.length;
+  const body = seqField + 2 + payloadField;
+  const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + body);
+  out.writeUInt32BE(body, 0);
+  let off = FRAME_PREFIX_BYTES;
+  if (seq !== 0) {
+    out[off++] = SEQ_TAG;
+    off = writeVarint(out, off, seq);
+  }
+  out[off++] = TYPE_TAG;
+  out[off++] = PushType.NOTIFY;
+  if (payload.length > 0) {
+    out[off++] = PAYLOAD_TAG;
+    off = writeVarint(out, off, payload.length);
+    out.set(payload, off);
+  }
+  return out;
 }
 
 /** Bytes of a protobuf varint. */
