@@ -80,8 +80,8 @@ function gatewayConfig(name: string): { file: string; cfg: GatewayConfig } {
   return { file, cfg };
 }
 
-test('the compose file has the gateways, NATS, demo upstreams and Prometheus, each with a health check', () => {
-  for (const name of ['nats', 'upstreams', ...GATEWAYS, 'prometheus']) {
+test('the compose file has the gateways, NATS, demo upstreams, Prometheus and Grafana, each with a health check', () => {
+  for (const name of ['nats', 'upstreams', ...GATEWAYS, 'prometheus', 'grafana']) {
     assert.ok(services[name], `service ${name}`);
     assert.ok(services[name]!.healthcheck?.test, `${name} has a healthcheck`);
   }
@@ -253,6 +253,12 @@ test('no well-known secrets: every credential in compose is a required variable 
     }
   }
   assert.ok(secrets >= GATEWAYS.length, 'the gateways take their admin token from the environment');
+  assert.match(
+    String(envOf(services.grafana!).GF_SECURITY_ADMIN_PASSWORD ?? ''),
+    /^\$\{[A-Z0-9_]+:\?[^}]+\}$/,
+    'grafana: the admin password is required from the environment (no admin/admin)',
+  );
+  assert.notEqual(envOf(services.grafana!).GF_AUTH_ANONYMOUS_ENABLED, 'true', 'grafana: no anonymous access');
   for (const g of GATEWAYS) {
     const { file, cfg } = gatewayConfig(g);
     assert.equal(cfg.admin.token, REQUIRED_VALUE, `${g}: admin.token comes from GATESVR_ADMIN_TOKEN`);
@@ -282,4 +288,64 @@ test('NATS requires a token that compose makes required, and the gateways send t
     assert.match(String(envOf(services[g]!).GATESVR_NATS_TOKEN ?? ''), /^\$\{GATESVR_NATS_TOKEN:\?[^}]+\}$/);
     assert.equal(gatewayConfig(g).cfg.nats.token, REQUIRED_VALUE, `${g}: nats.token from GATESVR_NATS_TOKEN`);
   }
+});
+
+/** Host path of the volume a service mounts at `target` (read-only suffix ignored). */
+function mountSource(svc: Service, target: string): string | undefined {
+  return (svc.volumes ?? []).map((v) => v.split(':')).find((parts) => parts[1] === target)?.[0];
+}
+
+test('Grafana: pinned image, provisioned Prometheus datasource and the GateSvr dashboard', () => {
+  const grafana = services.grafana!;
+  assert.match(
+    grafana.image ?? '',
+    /^grafana\/grafana-oss:\d+\.\d+\.\d+$/,
+    'grafana-oss at a pinned version',
+  );
+  assert.equal(grafana.depends_on?.prometheus?.condition, 'service_healthy');
+  assert.ok(containerPorts(grafana).has('3000/tcp'), 'the UI port is published');
+
+  const provisioning = mountSource(grafana, '/etc/grafana/provisioning');
+  assert.equal(provisioning, './deploy/grafana/provisioning');
+  const dsFile = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
+    datasources: Array<{ type: string; uid: string; url: string; isDefault?: boolean }>;
+  };
+  const ds = dsFile.datasources.find((d) => d.type === 'prometheus');
+  assert.ok(ds, 'a Prometheus datasource');
+  const url = new URL(ds.url);
+  assert.equal(url.hostname, 'prometheus', 'the datasource is the compose prometheus service');
+  assert.ok(containerPorts(services.prometheus!).has(`${url.port}/tcp`), `prometheus listens on ${url.port}`);
+
+  const providers = parse(read('deploy/grafana/provisioning/dashboards/gatesvr.yml')) as {
+    providers: Array<{ type: string; options: { path: string } }>;
+  };
+  const dir = providers.providers.find((p) => p.type === 'file')?.options.path;
+  assert.ok(dir, 'a file dashboard provider');
+  const target = `${dir}/gatesvr.json`;
+  assert.equal(
+    mountSource(grafana, target),
+    './deploy/grafana/gatesvr.json',
+    `the dashboard is mounted at ${target}`,
+  );
+  assert.equal(envOf(grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, target, 'it is the home dashboard');
+
+  // Every panel, query and variable uses the provisioned datasource (by uid).
+  const dash = JSON.parse(read('deploy/grafana/gatesvr.json')) as {
+    uid: string;
+    panels: Array<{
+      type: string;
+      datasource?: { uid: string };
+      targets?: Array<{ datasource?: { uid: string } }>;
+    }>;
+    templating: { list: Array<{ datasource?: { uid: string } }> };
+  };
+  assert.ok(dash.uid, 'a stable dashboard uid');
+  const uids = [
+    ...dash.panels
+      .filter((p) => p.type !== 'row')
+      .flatMap((p) => [p.datasource, ...(p.targets ?? []).map((t) => t.datasource)]),
+    ...dash.templating.list.map((v) => v.datasource),
+  ].map((d) => d?.uid);
+  assert.ok(uids.length > 0);
+  for (const uid of uids) assert.equal(uid, ds.uid, 'panel datasource is the provisioned one');
 });
