@@ -31,6 +31,14 @@ export const METRIC_DEFS = {
     'gatesvr_active_connections',
     'Client connections currently open (QUIC session streams).',
   ),
+  serving: gauge(
+    'gatesvr_serving',
+    'Whether this gateway serves (1: it holds the serving lease, or runs alone) or stands by (0).',
+  ),
+  eventLogAvailable: gauge(
+    'gatesvr_event_log_available',
+    'Whether the session event log can store now (0: NATS unreachable; /health answers degraded).',
+  ),
   totalRequests: counter(
     'gatesvr_total_requests',
     'Client frames accepted, by request type (start, stop, heartbeat, business, ack).',

@@ -23,6 +23,10 @@ export interface MetricsSources {
   edgeRefusals?(): Record<string, number>;
   /** Total stateless Retry packets sent. */
   retriesSent?(): number;
+  /** Serving (lease held, or alone) rather than standing by. */
+  serving?(): boolean;
+  /** The event log can store now. */
+  storeAvailable?(): boolean;
 }
 
 export const ZERO_QUIC: TransportCounters = Object.freeze({
@@ -78,6 +82,8 @@ export class ScrapeCollectors {
 
   readonly collectors: Collectors = {
     activeConnections: (g) => this.with((src) => g.set(src.connections())),
+    serving: (g) => this.with((src) => g.set(src.serving?.() === false ? 0 : 1)),
+    eventLogAvailable: (g) => this.with((src) => g.set(src.storeAvailable?.() === false ? 0 : 1)),
     messageQueueSize: (g) => this.with(() => g.set(this.scan(true).pending)),
     sessionCount: (g) =>
       this.with(() => {

@@ -129,6 +129,8 @@ export async function startListeners(cfg: GatewayConfig, d: ListenerDeps): Promi
     upstreamHealth: () => core.pool.health(),
     edgeRefusals: () => ({ ...quic.edgeStats().refused, ...listener.refused }),
     retriesSent: () => quic.edgeStats().retriesSent,
+    serving: () => cluster.serving,
+    storeAvailable: () => cluster.storeAvailable,
   });
   const metricsServer = await startMetricsServer({
     ...bindAddr(cfg.server.metricsAddr),

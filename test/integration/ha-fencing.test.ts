@@ -104,8 +104,15 @@ describe('HA fencing: a paused primary, push_id across a kill -9', { timeout: 12
     }));
     assert.equal(p1.success, false, `a resumed primary answered ${JSON.stringify(p1)}`);
     await waitForAsync(async () => (await a.health()) === 'standby', 20_000, 'gate-a standing by');
+    // Operators see the role flip in the metrics too.
+    const serving = async (port: number) =>
+      /^gatesvr_serving(?:\{[^}]*\})? (\d)$/m.exec(
+        await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+      )?.[1];
+    assert.equal(await serving(a.metricsPort), '0');
     // The producer retries p1 where it is served now.
     await pushUntilAccepted(toB, 'p1');
+    assert.equal(await serving(b.metricsPort), '1');
 
     // push_id across a kill -9: accepted by gate-b, gate-b killed, retried on gate-a.
     const first = await pushUntilAccepted(toB, 'p3');

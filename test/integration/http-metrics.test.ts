@@ -118,6 +118,8 @@ describe('Prometheus metrics', () => {
       value(text, name, labels) - (value(before, name, labels) || 0);
 
     assert.equal(value(text, 'gatesvr_active_connections'), 1);
+    assert.equal(value(text, 'gatesvr_serving'), 1, 'a gateway alone serves');
+    assert.equal(value(text, 'gatesvr_event_log_available'), 1);
     assert.equal(value(text, 'gatesvr_session_count', { phase: 'normal' }), 1);
     assert.equal(value(text, 'gatesvr_session_count', { phase: 'inited' }), 0);
     assert.equal(d('gatesvr_total_requests', { type: 'business' }), 4);
