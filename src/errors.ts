@@ -36,6 +36,8 @@ export type ErrorName =
   | NatsConnectErrorCode
   /** A JetStream API error answer (`JetStreamApiError.errCode` says which). */
   | 'JETSTREAM_API'
+  /** An error answer of the gateway's HTTP admin API to an admin tool (`AdminApiError.status`). */
+  | 'ADMIN_API'
   /** A QUIC peer broke the framing or the message rules (close 0x01). */
   | 'PROTOCOL_ERROR'
   | 'FORBIDDEN'

@@ -174,12 +174,86 @@ export const TOKEN_COMMAND = {
   ],
 } as const satisfies CommandSpec;
 
+/** The admin API token: environment or a file only, a flag would show it in `ps`. */
+export const ADMIN_TOKEN_ENV = 'GATESVR_ADMIN_TOKEN';
+export const ADMIN_URL_ENV = 'GATESVR_ADMIN_URL';
+export const ADMIN_DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** Options every admin command takes (the gateway's HTTP admin API, docs/operations.md). */
+const ADMIN_OPTIONS = {
+  url: {
+    type: 'string',
+    value: 'URL',
+    description: `Base URL of the gateway's http_addr (default ${ADMIN_DEFAULT_URL}).`,
+    env: ADMIN_URL_ENV,
+  },
+  'token-file': {
+    type: 'string',
+    value: 'FILE',
+    description: `Admin token (admin.token) from this file (one trailing newline ignored); else ${ADMIN_TOKEN_ENV}.`,
+  },
+} as const satisfies OptionTable;
+
+const ADMIN_ENVIRONMENT = {
+  [ADMIN_TOKEN_ENV]:
+    'Admin token (admin.token); none needed from the gateway host when the gateway has none.',
+};
+const ADMIN_OUTPUT_NOTE =
+  'Prints a table on a terminal and JSON lines otherwise. An API error is one stderr line with the HTTP status and the API error, exit 1.';
+
+export const SESSIONS_COMMAND = {
+  invocation: 'gatesvr sessions',
+  summary: 'List the live sessions of a gateway (admin API GET /admin/sessions), newest last.',
+  options: {
+    openid: { type: 'string', value: 'ID', description: 'Only the session of this openid.' },
+    phase: { type: 'string', value: 'inited|normal', description: 'Only sessions in this phase.' },
+    ...ADMIN_OPTIONS,
+  },
+  environment: ADMIN_ENVIRONMENT,
+  notes: [ADMIN_OUTPUT_NOTE],
+} as const satisfies CommandSpec;
+
+export const SESSION_COMMAND = {
+  invocation: 'gatesvr session',
+  summary: 'Show one session actor snapshot with its pending pushes (GET /admin/sessions/:id).',
+  positionals: '<session-id>',
+  options: ADMIN_OPTIONS,
+  environment: ADMIN_ENVIRONMENT,
+  notes: [ADMIN_OUTPUT_NOTE],
+} as const satisfies CommandSpec;
+
+export const KICK_COMMAND = {
+  invocation: 'gatesvr kick',
+  summary:
+    'End a session: its connection closes (code 0x00) and the session is forgotten (POST /admin/sessions/:id/kick).',
+  positionals: '<session-id>',
+  options: ADMIN_OPTIONS,
+  environment: ADMIN_ENVIRONMENT,
+  notes: [ADMIN_OUTPUT_NOTE],
+} as const satisfies CommandSpec;
+
+export const EVENTS_COMMAND = {
+  invocation: 'gatesvr events',
+  summary:
+    'Follow the live session events (GET /admin/events, needs inspector.enabled) until interrupted: first the snapshot, then session changes and removals.',
+  options: {
+    openid: { type: 'string', value: 'ID', description: 'Only events of this openid.' },
+    ...ADMIN_OPTIONS,
+  },
+  environment: ADMIN_ENVIRONMENT,
+  notes: [ADMIN_OUTPUT_NOTE],
+} as const satisfies CommandSpec;
+
 /** The subcommands, by the word after `gatesvr`. */
 export const SUBCOMMANDS: Readonly<Record<string, CommandSpec>> = {
   'demo-upstreams': DEMO_COMMAND,
   client: CLIENT_COMMAND,
   push: PUSH_COMMAND,
   token: TOKEN_COMMAND,
+  sessions: SESSIONS_COMMAND,
+  session: SESSION_COMMAND,
+  kick: KICK_COMMAND,
+  events: EVENTS_COMMAND,
 };
 
 export const GATEWAY_COMMAND: CommandSpec = {

@@ -9,6 +9,7 @@ import { closeLogger, createLogger } from '../config/logger.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import { startGateway } from '../gateway.js';
+import { runEventsCommand, runKickCommand, runSessionCommand, runSessionsCommand } from './admin-command.js';
 import { runClientCommand, runPushCommand, runTokenCommand } from './client-command.js';
 import { GATEWAY_COMMAND, SUBCOMMANDS } from './commands.js';
 import { runDemoUpstreams } from './demo-command.js';
@@ -88,6 +89,14 @@ async function main(): Promise<number> {
       return runPushCommand(rest);
     case 'token':
       return runTokenCommand(rest);
+    case 'sessions':
+      return runSessionsCommand(rest);
+    case 'session':
+      return runSessionCommand(rest);
+    case 'kick':
+      return runKickCommand(rest);
+    case 'events':
+      return runEventsCommand(rest);
     case 'help':
       process.stdout.write(helpText(GATEWAY_COMMAND));
       return 0;
