@@ -15,13 +15,13 @@
  * Baseline: kill -> backup serving (what a single client could at best see).
  * Clients run in `--clients` child processes (bench/lib/failover-client-child.ts).
  */
-import { readFileSync } from 'node:fs';
 import { PushClient } from '../src/client/push-client.js';
 import { makeTestCert } from '../test/helpers/certs.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { BenchChild } from './lib/child.js';
 import type { FailoverClientResult, FailoverClientStats } from './lib/failover-client-child.js';
 import type { GatewayReady } from './lib/gateway-child.js';
+import { loadAverage1m, procCpuSeconds, runQueueWaitSeconds, udpRcvbufErrors } from './lib/proc-stats.js';
 import { emitResult, progress, type RunOptions, table } from './lib/report.js';
 import {
   benchPatch,
@@ -37,47 +37,6 @@ const GATEWAY_CHILD = new URL('./lib/gateway-child.ts', import.meta.url);
 const CLIENT_CHILD = new URL('./lib/failover-client-child.ts', import.meta.url);
 const HEARTBEAT = { intervalMs: 500, timeoutMs: 1500 };
 const WAIT_ALL_MS = 300_000;
-
-/** CPU seconds (user + system) of a process, from /proc (0 where unavailable). */
-function procCpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** UDP datagrams the kernel dropped for a full receive buffer (whole machine; 0 where unavailable). */
-function udpRcvbufErrors(): number {
-  try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('Udp:'));
-    const names = lines[0]!.split(/\s+/);
-    return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
-  } catch {
-    return 0;
-  }
-}
-
-/** Seconds the process's main thread waited on a run queue (runnable, not running): CPU starvation. */
-function runQueueWaitSeconds(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-  } catch {
-    return 0;
-  }
-}
-
-function loadAverage1m(): number {
-  try {
-    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  } catch {
-    return 0;
-  }
-}
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 

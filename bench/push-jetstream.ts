@@ -14,7 +14,6 @@
  * stream seq delta), CPU of gateway / nats-server / this process, and the
  * machine's UDP receive-buffer drops (/proc/net/snmp; lost client ACKs).
  */
-import { readFileSync } from 'node:fs';
 import type { GateClient } from '../src/client/gate-client.js';
 import { GateClient as Client } from '../src/client/gate-client.js';
 import { PushClient } from '../src/client/push-client.js';
@@ -22,6 +21,7 @@ import type { ConfigPatch } from '../test/helpers/gateway.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { BenchChild } from './lib/child.js';
 import type { GatewayReady } from './lib/gateway-child.js';
+import { procCpuSeconds, udpRcvbufErrors } from './lib/proc-stats.js';
 import { emitResult, progress, type RunOptions, table } from './lib/report.js';
 import {
   benchPatch,
@@ -60,30 +60,6 @@ interface Row {
 interface NatsProbe {
   lastSeq(): Promise<number>;
   pid: number;
-}
-
-/** CPU seconds (user + system) of a process, from /proc (0 where unavailable). */
-function procCpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** UDP datagrams the kernel dropped for a full receive buffer (whole machine; 0 where unavailable). */
-function udpRcvbufErrors(): number {
-  try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('Udp:'));
-    const names = lines[0]!.split(/\s+/);
-    return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
-  } catch {
-    return 0;
-  }
 }
 
 async function measure(

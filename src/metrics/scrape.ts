@@ -8,7 +8,7 @@ import { LISTENER_REFUSALS } from '../transport/client-listener.js';
 import type { AsyncProcessorStats } from '../transport/grpc/async-processor.js';
 import type { EndpointHealth } from '../transport/grpc/upstream-pool.js';
 import { EDGE_REFUSALS } from '../transport/quic/edge-guard.js';
-import type { TransportCounters } from '../transport/quic/types.js';
+import { type TransportCounters, zeroCounters } from '../transport/quic/types.js';
 import type { Collectors, GatewayMetricSet } from './definitions.js';
 import { type SessionScan, scanSessions } from './session-scan.js';
 
@@ -29,14 +29,7 @@ export interface MetricsSources {
   storeAvailable?(): boolean;
 }
 
-export const ZERO_QUIC: TransportCounters = Object.freeze({
-  packetsSent: 0,
-  packetsReceived: 0,
-  bytesSent: 0,
-  bytesReceived: 0,
-  packetsLost: 0,
-  rttMs: 0,
-});
+export const ZERO_QUIC: TransportCounters = Object.freeze(zeroCounters());
 const ZERO_ASYNC: AsyncProcessorStats = { inflight: 0, queued: 0, rejected: 0, completed: 0, expired: 0 };
 
 const inc = (cur: number, last: number) => Math.max(0, cur - last);

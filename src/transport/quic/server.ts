@@ -23,14 +23,15 @@ import {
   serverConfig,
 } from './native.js';
 import { RetryTokens } from './retry-token.js';
-import type {
-  CloseInfo,
-  EdgeStats,
-  HostPort,
-  QuicServer,
-  QuicServerOptions,
-  StreamConnection,
-  TransportCounters,
+import {
+  type CloseInfo,
+  type EdgeStats,
+  type HostPort,
+  type QuicServer,
+  type QuicServerOptions,
+  type StreamConnection,
+  type TransportCounters,
+  zeroCounters,
 } from './types.js';
 
 const DEFAULT_HWM = 1024 * 1024;
@@ -64,14 +65,7 @@ class ServerEndpoint extends Endpoint implements QuicServer {
     number
   >;
   private closing = false;
-  private readonly done: TransportCounters = {
-    packetsSent: 0,
-    packetsReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    packetsLost: 0,
-    rttMs: 0,
-  };
+  private readonly done: TransportCounters = zeroCounters();
 
   constructor(private readonly opts: QuicServerOptions) {
     super(checkPayload(opts.maxUdpPayload));

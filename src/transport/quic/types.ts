@@ -33,6 +33,11 @@ export interface TransportCounters {
   rttMs: number;
 }
 
+/** Counters of nothing yet (a fresh total, or the baseline of a delta). */
+export function zeroCounters(): TransportCounters {
+  return { packetsSent: 0, packetsReceived: 0, bytesSent: 0, bytesReceived: 0, packetsLost: 0, rttMs: 0 };
+}
+
 /** One QUIC connection with its session stream, as the rest of the gateway sees it. */
 export interface StreamConnection {
   /** Stable id for logs and metrics (hex of the original destination connection id). */
