@@ -36,7 +36,7 @@ import {
   startStack,
 } from './lib/stack.js';
 
-export const usage = `--quick (small counts, a smoke run under a minute) | --systems gatesvr,socket.io,mqtt
+export const usage = `--quick (small counts, a smoke run: about 2 minutes on a loaded 2-core machine) | --systems gatesvr,socket.io,mqtt
   full: unicast 20,000 msgs, fan-out 100 x 1,000 clients, resume 1,000 queued x 5 rounds, 5,000 idle connections`;
 
 const CLIENT_CHILD = new URL('./lib/peers/client-child.ts', import.meta.url);
