@@ -6,6 +6,7 @@ import { createRoutingTable } from '../../src/machines/routing.js';
 import { ErrorCode } from '../../src/protocol/codes.js';
 import type { UpstreamRequest } from '../../src/protocol/messages.js';
 import { createUpstreamPool, type UpstreamPool } from '../../src/transport/grpc/upstream-pool.js';
+import { startTcpSwitch } from '../helpers/tcp-switch.js';
 
 const GUARD_MS = 20_000;
 const CALL_MS = 10_000;
@@ -121,10 +122,9 @@ describe('upstream pool over loopback gRPC', { timeout: 60_000 }, () => {
 describe('upstream pool health', { timeout: 90_000 }, () => {
   it('skips a dead address, restores it when it comes up, and fails 503 when all are dead', async () => {
     const live = await startDemoUpstreams({ business: 0 });
-    // A port that was just free: start a server on it, note it, close it.
-    const gone = await startDemoUpstreams({ business: 0 });
-    const dead = gone.addresses.business[0]!;
-    await gone.close();
+    // A port this test holds throughout, refusing connections until it is switched on.
+    const gate = await startTcpSwitch();
+    const dead = gate.address;
     const alive = live.addresses.business[0]!;
     const pool = createUpstreamPool({ business: [alive, dead] }, { healthCheckIntervalMs: 100 });
     let revived: Awaited<ReturnType<typeof startDemoUpstreams>> | undefined;
@@ -151,13 +151,15 @@ describe('upstream pool health', { timeout: 90_000 }, () => {
       );
 
       // Bring the dead address up: the background probe restores it, traffic reaches it.
-      revived = await startDemoUpstreams({ business: dead });
+      revived = await startDemoUpstreams({ business: 0 });
+      gate.forward(revived.addresses.business[0]!);
       await waitFor(() => pool.health()['business']![1]!.healthy, 'dead address restored');
       for (let i = 0; i < 4; i++) await pool.call('business', request('buy'), CALL_MS);
       assert.ok(revived.received.length >= 1, 'revived address got traffic');
 
       // Everything dead: 503 (one address is still tried).
       await live.close();
+      gate.refuse();
       await revived.close();
       revived = undefined;
       for (let i = 0; i < 3; i++) {
@@ -175,6 +177,7 @@ describe('upstream pool health', { timeout: 90_000 }, () => {
       pool.close();
       await live.close();
       await revived?.close();
+      await gate.close();
     }
     await assert.rejects(
       pool.call('business', request('buy'), CALL_MS),
