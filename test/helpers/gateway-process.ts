@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { GateClient, type GateClientOptions } from '../../src/client/gate-client.js';
 import type { TestCert } from './certs.js';
 import { reapOnExit } from './child-reaper.js';
 
@@ -282,4 +283,34 @@ export async function spawnGateway(o: GatewayProcessOptions): Promise<GatewayPro
     throw err;
   }
   return handle;
+}
+
+/**
+ * An SDK client of these gateway processes: the first is its address, the others its
+ * endpoint list (`addresses`), verified with the one test certificate they share; resumes
+ * quickly (short backoff and idle timeout) so that failover tests wait little.
+ */
+export function connectToGateways(
+  gateways: GatewayProcess[],
+  openid: string,
+  cert: TestCert,
+  options: Partial<GateClientOptions> = {},
+): Promise<GateClient> {
+  const [first, ...rest] = gateways;
+  if (!first) throw new Error('connectToGateways: no gateway');
+  return GateClient.connect({
+    host: '127.0.0.1',
+    port: first.quicPort,
+    addresses: rest.map((g) => ({ host: '127.0.0.1', port: g.quicPort })),
+    openid,
+    caPem: cert.certPem,
+    serverName: 'localhost',
+    heartbeat: false,
+    autoResume: true,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 500,
+    connectTimeoutMs: 2_000,
+    idleTimeoutMs: 1_500,
+    ...options,
+  });
 }

@@ -13,12 +13,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GateClient } from '../../src/client/gate-client.js';
+import type { GateClient } from '../../src/client/gate-client.js';
 import { PushClient } from '../../src/client/push-client.js';
 import type { UnicastPushResponse } from '../../src/protocol/messages.js';
 import { makeTestCert } from '../helpers/certs.js';
 import { login, waitFor, waitForAsync } from '../helpers/gateway.js';
-import { type GatewayProcess, spawnGateway } from '../helpers/gateway-process.js';
+import { connectToGateways, type GatewayProcess, spawnGateway } from '../helpers/gateway-process.js';
 import { type NatsServerHandle, startNatsServer } from '../helpers/nats-server.js';
 
 describe('HA fencing: a paused primary, push_id across a kill -9', { timeout: 120_000 }, () => {
@@ -50,20 +50,7 @@ describe('HA fencing: a paused primary, push_id across a kill -9', { timeout: 12
     procs.push(b);
     await waitForAsync(async () => (await a.health()) === 'healthy', 20_000, 'gate-a serving');
 
-    client = await GateClient.connect({
-      host: '127.0.0.1',
-      port: a.quicPort,
-      addresses: [{ host: '127.0.0.1', port: b.quicPort }],
-      openid: 'fenced',
-      caPem: cert.certPem,
-      serverName: 'localhost',
-      heartbeat: false,
-      autoResume: true,
-      reconnectMinMs: 50,
-      reconnectMaxMs: 500,
-      connectTimeoutMs: 2_000,
-      idleTimeoutMs: 2_000,
-    });
+    client = await connectToGateways([a, b], 'fenced', cert, { idleTimeoutMs: 2_000 });
     await login(client);
     const sessionId = client.sessionId;
     const seqs = new Map<string, number[]>();

@@ -9,45 +9,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { configFromYamlText, envVarNames, loadConfig } from '../../src/config/load.js';
-import { type GatewayConfig, parseAddr } from '../../src/config/schema.js';
+import { configFromYamlText, envVarNames } from '../../src/config/load.js';
+import { parseAddr } from '../../src/config/schema.js';
+import {
+  composeServices,
+  envOf,
+  mountedGatewayConfig,
+  mountSource,
+  REQUIRED_VALUE,
+  read,
+  root,
+  type Service,
+} from '../helpers/compose.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-const read = (p: string) => readFileSync(join(root, p), 'utf8');
-
-interface Service {
-  image?: string;
-  build?: unknown;
-  command?: string[];
-  ports?: string[];
-  expose?: string[];
-  environment?: Record<string, string> | string[];
-  volumes?: string[];
-  healthcheck?: { test: string[] | string };
-  depends_on?: Record<string, { condition: string }>;
-}
-
-const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
-const services = compose.services;
+const services = composeServices('docker-compose.yml');
 const GATEWAYS = ['gatesvr-primary', 'gatesvr-backup'];
-
-function envOf(svc: Service): Record<string, string> {
-  if (!svc.environment) return {};
-  if (Array.isArray(svc.environment)) {
-    return Object.fromEntries(
-      svc.environment.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-    );
-  }
-  return svc.environment;
-}
-
-/** Value given to "${VAR:?message}" (compose refuses to start while VAR is unset). */
-const REQUIRED_VALUE = 'value-the-operator-sets';
-
-/** "${VAR:-default}" -> default (what compose uses when VAR is unset); "${VAR:?msg}" -> a set value. */
-function interpolate(v: string): string {
-  return v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1').replace(/\$\{[A-Z0-9_]+:\?[^}]*\}/g, REQUIRED_VALUE);
-}
 
 /** Container ports a service publishes or exposes: "9453:8453/udp" -> "8453/udp". */
 function containerPorts(svc: Service): Set<string> {
@@ -64,21 +40,7 @@ function containerPorts(svc: Service): Set<string> {
   return out;
 }
 
-/** The config file a gateway service mounts at its --config path, loaded as the container would. */
-function gatewayConfig(name: string): { file: string; cfg: GatewayConfig } {
-  const svc = services[name]!;
-  const args = svc.command ?? [];
-  const at = args.indexOf('--config');
-  assert.ok(at >= 0, `${name}: command has --config`);
-  const target = args[at + 1]!;
-  const mount = (svc.volumes ?? []).map((v) => v.split(':')).find((parts) => parts[1] === target);
-  assert.ok(mount, `${name}: a volume is mounted at ${target}`);
-  const file = join(root, mount[0]!);
-  assert.ok(existsSync(file), `${name}: ${mount[0]} exists`);
-  const env = Object.fromEntries(Object.entries(envOf(svc)).map(([k, v]) => [k, interpolate(String(v))]));
-  const cfg = loadConfig({ argv: ['--config', file], env });
-  return { file, cfg };
-}
+const gatewayConfig = (name: string) => mountedGatewayConfig(services, name);
 
 test('the compose file has the gateways, NATS, demo upstreams, Prometheus and Grafana, each with a health check', () => {
   for (const name of ['nats', 'upstreams', ...GATEWAYS, 'prometheus', 'grafana']) {
@@ -189,11 +151,11 @@ test('upstream and NATS targets in the configs are compose services on ports the
 
 test('Prometheus scrapes /metrics of every gateway at its metrics_addr', () => {
   const prom = services.prometheus!;
-  const mount = (prom.volumes ?? [])
-    .map((v) => v.split(':'))
-    .find((p) => p[1] === '/etc/prometheus/prometheus.yml');
-  assert.ok(mount, 'prometheus.yml mounted');
-  assert.equal(mount[0], './config/prometheus.yml');
+  assert.equal(
+    mountSource(prom, '/etc/prometheus/prometheus.yml'),
+    'config/prometheus.yml',
+    'prometheus.yml mounted',
+  );
   const cfg = parse(read('config/prometheus.yml')) as {
     scrape_configs: Array<{
       job_name: string;
@@ -278,9 +240,9 @@ test('NATS requires a token that compose makes required, and the gateways send t
   const args = nats.command ?? [];
   const conf = args[args.indexOf('-c') + 1];
   assert.ok(args.includes('-c') && conf, 'nats runs with a config file');
-  const mount = (nats.volumes ?? []).map((v) => v.split(':')).find((parts) => parts[1] === conf);
+  const mount = mountSource(nats, conf);
   assert.ok(mount, `${conf} is mounted`);
-  const text = read(mount[0]!.replace(/^\.\//, ''));
+  const text = read(mount);
   assert.match(text, /authorization\s*\{[^}]*token:\s*\$NATS_TOKEN/, 'token auth from the environment');
   const natsEnv = String(envOf(nats).NATS_TOKEN ?? '');
   assert.match(natsEnv, /^\$\{GATESVR_NATS_TOKEN:\?[^}]+\}$/);
@@ -289,11 +251,6 @@ test('NATS requires a token that compose makes required, and the gateways send t
     assert.equal(gatewayConfig(g).cfg.nats.token, REQUIRED_VALUE, `${g}: nats.token from GATESVR_NATS_TOKEN`);
   }
 });
-
-/** Host path of the volume a service mounts at `target` (read-only suffix ignored). */
-function mountSource(svc: Service, target: string): string | undefined {
-  return (svc.volumes ?? []).map((v) => v.split(':')).find((parts) => parts[1] === target)?.[0];
-}
 
 test('Grafana: pinned image, provisioned Prometheus datasource and the GateSvr dashboard', () => {
   const grafana = services.grafana!;
@@ -306,7 +263,7 @@ test('Grafana: pinned image, provisioned Prometheus datasource and the GateSvr d
   assert.ok(containerPorts(grafana).has('3000/tcp'), 'the UI port is published');
 
   const provisioning = mountSource(grafana, '/etc/grafana/provisioning');
-  assert.equal(provisioning, './deploy/grafana/provisioning');
+  assert.equal(provisioning, 'deploy/grafana/provisioning');
   const dsFile = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
     datasources: Array<{ type: string; uid: string; url: string; isDefault?: boolean }>;
   };
@@ -324,7 +281,7 @@ test('Grafana: pinned image, provisioned Prometheus datasource and the GateSvr d
   const target = `${dir}/gatesvr.json`;
   assert.equal(
     mountSource(grafana, target),
-    './deploy/grafana/gatesvr.json',
+    'deploy/grafana/gatesvr.json',
     `the dashboard is mounted at ${target}`,
   );
   assert.equal(envOf(grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, target, 'it is the home dashboard');
