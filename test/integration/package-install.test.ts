@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,7 @@ import { forgetDir, reapOnExit, removeOnExit } from '../helpers/child-reaper.js'
 import { waitFor } from '../helpers/gateway.js';
 
 const root = new URL('../..', import.meta.url).pathname;
+const read = (p: string) => readFileSync(join(root, p), 'utf8');
 // The child npm and node processes of this test log normally (the runner sets silent).
 const env = {
   ...process.env,
@@ -75,6 +76,19 @@ describe('npm package: the tarball installed into an empty project', { timeout: 
     ]) {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
+    // Every export (and bin) target ships: an export added without its build step (the browser
+    // bundle, dist/browser/, built by the SDK's esbuild step) fails here.
+    const pkg = JSON.parse(read('package.json')) as {
+      exports: Record<string, unknown>;
+      bin: Record<string, string>;
+    };
+    const targets = [
+      ...Object.values(pkg.exports).flatMap((e) =>
+        typeof e === 'string' ? [e] : Object.values(e as object),
+      ),
+      ...Object.values(pkg.bin),
+    ];
+    for (const t of targets) assert.ok(files.includes(join('package', String(t))), `${t} is in the tarball`);
     const stray = files.filter((f) =>
       /^package\/(src|test|bench|node_modules)\/|\.map$|\.ts$(?<!\.d\.ts$)/.test(f),
     );
